@@ -1,0 +1,80 @@
+"""System checks: a host project's misconfiguration is a ``manage.py check`` message.
+
+Ids are stable: ``source_oauth.E00x`` for errors, ``source_oauth.W00x`` for
+warnings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .dot_settings import RECOMMENDED, REQUIRED
+
+APPLICATION_MODEL = "source_oauth.ApiClient"
+
+
+def _configured(name: str) -> Any:
+    from oauth2_provider.settings import oauth2_settings
+
+    return getattr(oauth2_settings, name)
+
+
+@register(Tags.compatibility)
+def check_application_model(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    if getattr(settings, "OAUTH2_PROVIDER_APPLICATION_MODEL", None) != APPLICATION_MODEL:
+        return [
+            Error(
+                "django-oauth-toolkit does not use source_oauth's API client model.",
+                hint=f'Set OAUTH2_PROVIDER_APPLICATION_MODEL = "{APPLICATION_MODEL}" in settings.',
+                id="source_oauth.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_installed_apps(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    required = ["oauth2_provider", "rest_framework", "corsheaders"]
+    missing = [app for app in required if app not in settings.INSTALLED_APPS]
+    if missing:
+        return [
+            Error(
+                f"source_oauth needs {', '.join(missing)} in INSTALLED_APPS.",
+                hint='INSTALLED_APPS += ["corsheaders", "rest_framework", "oauth2_provider", '
+                '"source_oauth"]',
+                id="source_oauth.E002",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_dot_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    messages: list[Error | Warning] = []
+    for name, expected in REQUIRED.items():
+        configured = _configured(name)
+        expected_class = import_string(expected)
+        if not (isinstance(configured, type) and issubclass(configured, expected_class)):
+            messages.append(
+                Error(
+                    f'OAUTH2_PROVIDER["{name}"] must be {expected} or a subclass of it.',
+                    hint="Start from source_oauth.dot_settings.OAUTH2_PROVIDER in your settings.",
+                    id="source_oauth.E003",
+                )
+            )
+    for name, expected in RECOMMENDED.items():
+        if _configured(name) != expected:
+            messages.append(
+                Warning(
+                    f'OAUTH2_PROVIDER["{name}"] is {_configured(name)!r}; source_oauth\'s secure '
+                    f"default is {expected!r}.",
+                    hint="Keep the value of source_oauth.dot_settings.OAUTH2_PROVIDER unless "
+                    "you know why.",
+                    id="source_oauth.W001",
+                )
+            )
+    return messages

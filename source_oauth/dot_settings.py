@@ -1,0 +1,50 @@
+"""The django-oauth-toolkit settings source_oauth relies on.
+
+A host project starts from these and adds its own::
+
+    from source_oauth.dot_settings import OAUTH2_PROVIDER
+
+    OAUTH2_PROVIDER = {**OAUTH2_PROVIDER, "ACCESS_TOKEN_EXPIRE_SECONDS": 600}
+
+The system checks of ``source_oauth.checks`` report any of the required
+ones that a project changes. This module reads no Django setting, so it is
+safe to import from a settings file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Required: source_oauth does not work without these (checked as errors).
+REQUIRED: dict[str, Any] = {
+    "OAUTH2_VALIDATOR_CLASS": "source_oauth.validator.SourceOAuth2Validator",
+    "OAUTH2_SERVER_CLASS": "source_oauth.server.Server",
+    "SCOPES_BACKEND_CLASS": "source_oauth.scopes.ScopesBackend",
+    "APPLICATION_ADMIN_CLASS": "source_oauth.admin.ApiClientAdmin",
+}
+
+# Secure defaults (RFC 9700); changing them is reported as a warning.
+RECOMMENDED: dict[str, Any] = {
+    "PKCE_REQUIRED": True,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+}
+
+OAUTH2_PROVIDER: dict[str, Any] = {
+    **REQUIRED,
+    **RECOMMENDED,
+    # Lifetimes: short access tokens, refresh tokens that die 30 days after disuse.
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
+    "REQUEST_APPROVAL_PROMPT": "force",
+}

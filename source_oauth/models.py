@@ -1,0 +1,242 @@
+"""The API client and what it is allowed to see: scopes and image styles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.models import AbstractApplication
+
+from .conf import conf
+from .fields import HashedSecretField, MultipleChoiceTextField
+from .secrets import check_secret, generate_secret
+
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+scope_token_validator = RegexValidator(
+    r"^[\x21\x23-\x5b\x5d-\x7e]+\Z",
+    _("A scope name is printable ASCII without spaces, double quotes or backslashes (RFC 6749 §3.3)."),
+    code="invalid_scope_name",
+)
+
+
+class Scope(models.Model):
+    """A capability of the API that a client may be allowed, e.g. ``content:read``."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True, validators=[scope_token_validator])
+    description = models.CharField(
+        _("description"),
+        max_length=255,
+        help_text=_("Shown to users on the consent screen, e.g. “Read published content”."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("scope")
+        verbose_name_plural = _("scopes")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImageStyle(models.Model):
+    """A named recipe for an image derivative (thumbnail, medium, large...)."""
+
+    class Operation(models.TextChoices):
+        SCALE = "scale", _("Scale")
+        CROP = "crop", _("Crop")
+        SCALE_AND_CROP = "scale_and_crop", _("Scale and crop")
+
+    class Format(models.TextChoices):
+        ORIGINAL = "", _("Same as the original")
+        JPEG = "jpeg", "JPEG"
+        PNG = "png", "PNG"
+        WEBP = "webp", "WebP"
+
+    name = models.SlugField(_("machine name"), max_length=64, unique=True)
+    label = models.CharField(_("label"), max_length=100)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    operation = models.CharField(
+        _("operation"), max_length=20, choices=Operation.choices, default=Operation.SCALE
+    )
+    format = models.CharField(
+        _("output format"), max_length=8, choices=Format.choices, default="", blank=True
+    )
+    quality = models.PositiveSmallIntegerField(
+        _("quality"), default=85, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("image style")
+        verbose_name_plural = _("image styles")
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+
+class ApiClient(AbstractApplication):
+    """An application that talks to the CMS API: DOT's Application, with the seed's settings.
+
+    DOT's single ``authorization_grant_type``/``client_type``/``skip_authorization``
+    columns are replaced by properties derived from ``grant_types``,
+    ``confidential`` and ``third_party``, so there is one source of truth.
+    """
+
+    class GrantType(models.TextChoices):
+        AUTHORIZATION_CODE = "authorization_code", _("Authorization code")
+        CLIENT_CREDENTIALS = "client_credentials", _("Client credentials")
+        REFRESH_TOKEN = "refresh_token", _("Refresh token")
+
+    # DOT's names for the grants it asks ``allows_grant_type`` about.
+    _DOT_GRANTS = {
+        AbstractApplication.GRANT_AUTHORIZATION_CODE: GrantType.AUTHORIZATION_CODE,
+        AbstractApplication.GRANT_CLIENT_CREDENTIALS: GrantType.CLIENT_CREDENTIALS,
+    }
+
+    client_secret = HashedSecretField(
+        _("client secret"),
+        max_length=255,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("Stored as a hash. The plain secret is shown once, when it is generated."),
+    )
+    previous_client_secret = HashedSecretField(
+        _("previous client secret"), max_length=255, blank=True, default="", editable=False
+    )
+    previous_secret_expires = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True, editable=False
+    )
+    confidential = models.BooleanField(
+        _("confidential client"),
+        default=True,
+        help_text=_(
+            "Whether the client can securely store a secret (a server). Public clients "
+            "(mobile and browser apps) get no secret and must use PKCE."
+        ),
+    )
+    third_party = models.BooleanField(
+        _("3rd party"),
+        default=False,
+        help_text=_(
+            "Whether the client is developed by a third party. Users must approve the "
+            "scopes a third-party client asks for; first-party clients skip that screen."
+        ),
+    )
+    grant_types = MultipleChoiceTextField(
+        _("grant types"),
+        max_length=64,
+        choices=GrantType.choices,
+        default=list,
+        blank=True,
+        help_text=_("How the client may obtain tokens. Several may be enabled."),
+    )
+    allowed_scopes = models.ManyToManyField(
+        Scope,
+        verbose_name=_("allowed scopes"),
+        blank=True,
+        related_name="api_clients",
+        help_text=_("Which API capabilities the client can access."),
+    )
+    image_styles = models.ManyToManyField(
+        ImageStyle,
+        verbose_name=_("image styles"),
+        blank=True,
+        related_name="api_clients",
+        help_text=_("Which image derivatives the client may see."),
+    )
+    is_default = models.BooleanField(
+        _("default API client"),
+        default=False,
+        editable=False,
+        help_text=_("Stands for requests that carry no token. Cannot be deleted."),
+    )
+
+    # DOT hashes ``client_secret`` itself unless this is False; ours is hashed by its field.
+    hash_client_secret = False
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="source_oauth_one_default_client",
+            )
+        ]
+
+    # --- DOT's columns, derived -------------------------------------------------
+
+    @property
+    def client_type(self) -> str:
+        return self.CLIENT_CONFIDENTIAL if self.confidential else self.CLIENT_PUBLIC
+
+    @property
+    def skip_authorization(self) -> bool:
+        return not self.third_party
+
+    @property
+    def authorization_grant_type(self) -> str:
+        # DOT's clean() asks this to decide whether redirect URIs are required.
+        if self.GrantType.AUTHORIZATION_CODE in self.grant_types:
+            return self.GRANT_AUTHORIZATION_CODE
+        return self.GRANT_CLIENT_CREDENTIALS if self.grant_types else ""
+
+    def allows_grant_type(self, *grant_types: str) -> bool:
+        """Answer DOT, which names grants its own way (``authorization-code``)."""
+        enabled = set(self.grant_types)
+        return any(self._DOT_GRANTS.get(g, g) in enabled for g in grant_types)
+
+    # --- secrets ----------------------------------------------------------------
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.client_secret)
+
+    def set_new_secret(self, overlap: timedelta | None = None) -> str:
+        """Generate a secret, keep the current one valid for ``overlap``, return the plain value.
+
+        The caller saves the client and shows the returned value once; only its
+        hash is ever stored.
+        """
+        if overlap is None:
+            overlap = timedelta(seconds=conf.SECRET_ROTATION_OVERLAP_SECONDS)
+        if self.client_secret and overlap > timedelta(0):
+            self.previous_client_secret = self.client_secret
+            self.previous_secret_expires = timezone.now() + overlap
+        else:
+            self.previous_client_secret = ""
+            self.previous_secret_expires = None
+        secret = generate_secret()
+        self.client_secret = secret
+        return secret
+
+    def check_client_secret(self, secret: str) -> bool:
+        """Tell whether ``secret`` is the current secret, or the previous one still in overlap."""
+        current = check_secret(secret, self.client_secret)
+        previous = (
+            self.previous_secret_expires is not None
+            and self.previous_secret_expires > timezone.now()
+            and check_secret(secret, self.previous_client_secret)
+        )
+        return current or previous
+
+    # --- validation -------------------------------------------------------------
+
+    def clean(self) -> None:
+        # Not DOT's clean(): it knows one grant type per client and lets plain http
+        # through for any host. Ours states every rule of an API client.
+        from .validation import validate_api_client
+
+        validate_api_client(self)
+
+    def get_allowed_schemes(self) -> list[str]:
+        """Schemes DOT may redirect to: those of this client's validated redirect URIs."""
+        return sorted({uri.split(":", 1)[0].lower() for uri in self.redirect_uris.split()})

@@ -1,0 +1,83 @@
+"""The OAuth endpoints: DOT's views with the product's response rules.
+
+The protocol work is DOT's; these subclasses only set the consent template,
+the response headers RFC 6749/RFC 9700 ask for, and a correct
+``WWW-Authenticate`` challenge for failed client authentication.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_deny
+from oauth2_provider import views as dot_views
+from oauth2_provider.http import OAuth2ResponseRedirect
+
+from .conf import conf
+from .models import ApiClient
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    """Mark a response that may hold a token or a secret as never cacheable (RFC 6749 §5.1)."""
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def challenge_client_auth(response: HttpResponse) -> HttpResponse:
+    """Answer a failed client authentication with the scheme clients authenticate by.
+
+    oauthlib sends ``WWW-Authenticate: Bearer`` with ``invalid_client``, but a
+    client authenticates to the token endpoint with HTTP Basic (RFC 6749 §5.2,
+    RFC 7617), so that is the challenge a 401 must carry.
+    """
+    if response.status_code == 401:
+        response["WWW-Authenticate"] = f'Basic realm="{conf.REALM}", charset="UTF-8"'
+    return response
+
+
+@method_decorator([xframe_options_deny, never_cache], name="dispatch")
+class AuthorizationView(dot_views.AuthorizationView):
+    """Login, then consent for third-party clients; first-party clients skip consent."""
+
+    template_name = "source_oauth/authorize.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().dispatch(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def redirect(self, redirect_to: str, application: ApiClient | None) -> HttpResponse:
+        if application is None:
+            # DOT falls back to global schemes; a validated client knows its own.
+            client_id = self.request.GET.get("client_id") or self.request.POST.get("client_id")
+            application = ApiClient.objects.filter(client_id=client_id).first() if client_id else None
+        if application is None:
+            return super().redirect(redirect_to, application)
+        return OAuth2ResponseRedirect(redirect_to, application.get_allowed_schemes())
+
+
+class TokenView(dot_views.TokenView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return no_store(challenge_client_auth(super().post(request, *args, **kwargs)))
+
+
+class RevokeTokenView(dot_views.RevokeTokenView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return no_store(challenge_client_auth(super().post(request, *args, **kwargs)))
+
+
+class IntrospectTokenView(dot_views.IntrospectTokenView):
+    """RFC 7662 introspection, for authenticated confidential clients, by POST only."""
+
+    http_method_names = ["post", "options"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return no_store(challenge_client_auth(super().dispatch(request, *args, **kwargs)))
+
+
+class ServerMetadataView(dot_views.OAuthServerMetadataView):
+    """RFC 8414 metadata."""
