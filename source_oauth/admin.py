@@ -13,7 +13,15 @@ class ApiClientAdmin(ApplicationAdmin):
     list_filter = ["confidential", "third_party"]
     radio_fields: dict = {}
     search_fields = ["name", "client_id"]
-    fields = ["name", "grant_types", "confidential", "third_party", "allowed_scopes", "redirect_uris", "image_styles"]
+    fields = [
+        "name",
+        "grant_types",
+        "confidential",
+        "third_party",
+        "allowed_scopes",
+        "redirect_uris",
+        "image_styles",
+    ]
     filter_horizontal: list = []
     raw_id_fields: list = []
 

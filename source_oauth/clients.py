@@ -58,7 +58,12 @@ def rotate_client_secret(client: ApiClient) -> Credentials:
         raise ValueError("A public client has no secret to rotate.")
     secret = client.set_new_secret()
     client.save(
-        update_fields=["client_secret", "previous_client_secret", "previous_secret_expires", "updated"]
+        update_fields=[
+            "client_secret",
+            "previous_client_secret",
+            "previous_secret_expires",
+            "updated",
+        ]
     )
     return Credentials(client.client_id, secret)
 
@@ -68,7 +73,5 @@ def _named(model: type[Scope] | type[ImageStyle], names: Iterable[str]) -> list:
     found = {obj.name: obj for obj in model.objects.filter(name__in=names)}
     missing = [name for name in names if name not in found]
     if missing:
-        raise model.DoesNotExist(
-            f"Unknown {model._meta.verbose_name}: {', '.join(missing)}"
-        )
+        raise model.DoesNotExist(f"Unknown {model._meta.verbose_name}: {', '.join(missing)}")
     return [found[name] for name in names]

@@ -35,7 +35,6 @@ class Settings:
         """Random bytes in a generated client secret (32 bytes = 256 bits)."""
         return self._get("CLIENT_SECRET_BYTES")
 
-
     @property
     def SECRET_ROTATION_OVERLAP_SECONDS(self) -> int:
         """How long a rotated-out client secret keeps working (0: it stops at once)."""

@@ -32,7 +32,9 @@ class MultipleChoiceTextField(models.CharField):
         if isinstance(value, str):
             return value
         order = [choice for choice, _ in self.choices or ()]
-        return " ".join(sorted(set(value or ()), key=lambda v: order.index(v) if v in order else 99))
+        return " ".join(
+            sorted(set(value or ()), key=lambda v: order.index(v) if v in order else 99)
+        )
 
     def value_to_string(self, obj: models.Model) -> str:
         return self.get_prep_value(self.value_from_object(obj))
@@ -42,7 +44,9 @@ class MultipleChoiceTextField(models.CharField):
         for item in value or ():
             if item not in allowed:
                 raise forms.ValidationError(
-                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": item}
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": item},
                 )
         if not self.blank and not value:
             raise forms.ValidationError(self.error_messages["blank"], code="blank")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -16,7 +17,10 @@ from .secrets import check_secret, generate_secret
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 scope_token_validator = RegexValidator(
     r"^[\x21\x23-\x5b\x5d-\x7e]+\Z",
-    _("A scope name is printable ASCII without spaces, double quotes or backslashes (RFC 6749 §3.3)."),
+    _(
+        "A scope name is printable ASCII without spaces, double quotes or "
+        "backslashes (RFC 6749 §3.3)."
+    ),
     code="invalid_scope_name",
 )
 
@@ -24,7 +28,9 @@ scope_token_validator = RegexValidator(
 class Scope(models.Model):
     """A capability of the API that a client may be allowed, e.g. ``content:read``."""
 
-    name = models.CharField(_("name"), max_length=100, unique=True, validators=[scope_token_validator])
+    name = models.CharField(
+        _("name"), max_length=100, unique=True, validators=[scope_token_validator]
+    )
     description = models.CharField(
         _("description"),
         max_length=255,

@@ -49,7 +49,9 @@ def redirect_uri_errors(uri: str) -> list[str]:
     scheme = parts.scheme.lower()
     errors = []
     if "#" in uri:
-        errors.append(_("“%(uri)s” has a fragment, which redirect URIs must not have.") % {"uri": uri})
+        errors.append(
+            _("“%(uri)s” has a fragment, which redirect URIs must not have.") % {"uri": uri}
+        )
     if "@" in parts.netloc:
         errors.append(_("“%(uri)s” carries user credentials.") % {"uri": uri})
     if scheme in ("http", "https"):
@@ -76,7 +78,7 @@ def redirect_uri_errors(uri: str) -> list[str]:
 def validate_api_client(client: ApiClient) -> None:
     """Raise a ``ValidationError`` keyed by field for every broken rule of ``client``."""
     grant = client.GrantType
-    errors: dict[str, list[str]] = defaultdict(list)
+    errors: defaultdict[str, list[str]] = defaultdict(list)
     grants = set(client.grant_types)
     uris = client.redirect_uris.split()
 
@@ -100,5 +102,6 @@ def validate_api_client(client: ApiClient) -> None:
         errors["confidential"].append(
             _("A public client cannot have a secret. Remove the secret before making it public.")
         )
+    errors = {field: messages for field, messages in errors.items() if messages}
     if errors:
-        raise ValidationError(dict(errors))
+        raise ValidationError(errors)

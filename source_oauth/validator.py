@@ -76,8 +76,32 @@ class SourceOAuth2Validator(OAuth2Validator):
             return False
         return client.check_client_secret(secret)
 
+    def confirm_redirect_uri(
+        self,
+        client_id: str,
+        code: str,
+        redirect_uri: str,
+        client: ApiClient,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        """A code is redeemed only with the redirect URI it was issued for.
+
+        RFC 6749 §5.2 names that error ``invalid_grant``; oauthlib would say
+        ``invalid_request``.
+        """
+        if not super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs):
+            raise errors.InvalidGrantError(description="Mismatching redirect URI.")
+        return True
+
     def validate_grant_type(
-        self, client_id: str, grant_type: str, client: ApiClient, request: Any, *args: Any, **kwargs: Any
+        self,
+        client_id: str,
+        grant_type: str,
+        client: ApiClient,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
     ) -> bool:
         """A client uses only the grants enabled on it; client_credentials needs a secret."""
         if grant_type == GrantType.CLIENT_CREDENTIALS and not client.confidential:
@@ -85,17 +109,31 @@ class SourceOAuth2Validator(OAuth2Validator):
         return grant_type in client.grant_types
 
     def validate_response_type(
-        self, client_id: str, response_type: str, client: ApiClient, request: Any, *args: Any, **kwargs: Any
+        self,
+        client_id: str,
+        response_type: str,
+        client: ApiClient,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
     ) -> bool:
         return response_type == "code" and GrantType.AUTHORIZATION_CODE in client.grant_types
 
     def validate_scopes(
-        self, client_id: str, scopes: list[str], client: ApiClient, request: Any, *args: Any, **kwargs: Any
+        self,
+        client_id: str,
+        scopes: list[str],
+        client: ApiClient,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
     ) -> bool:
         """A token never carries a scope outside the client's allowed scopes."""
         return set(scopes) <= set(client_scope_names(client))
 
-    def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> list[str]:
+    def get_default_scopes(
+        self, client_id: str, request: Any, *args: Any, **kwargs: Any
+    ) -> list[str]:
         """No ``scope`` parameter means every scope the client is allowed."""
         return client_scope_names(request.client)
 
@@ -112,7 +150,9 @@ class SourceOAuth2Validator(OAuth2Validator):
         """A refresh token is used once: every refresh returns a new one."""
         return True
 
-    def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> Any:
+    def save_bearer_token(
+        self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         """Issue a refresh token only to a client with the refresh_token grant."""
         if GrantType.REFRESH_TOKEN not in request.client.grant_types:
             token.pop("refresh_token", None)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
 from oauth2_provider.http import OAuth2ResponseRedirect
 
@@ -54,7 +55,9 @@ class AuthorizationView(dot_views.AuthorizationView):
         if application is None:
             # DOT falls back to global schemes; a validated client knows its own.
             client_id = self.request.GET.get("client_id") or self.request.POST.get("client_id")
-            application = ApiClient.objects.filter(client_id=client_id).first() if client_id else None
+            application = (
+                ApiClient.objects.filter(client_id=client_id).first() if client_id else None
+            )
         if application is None:
             return super().redirect(redirect_to, application)
         return OAuth2ResponseRedirect(redirect_to, application.get_allowed_schemes())
@@ -62,7 +65,10 @@ class AuthorizationView(dot_views.AuthorizationView):
 
 class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return no_store(challenge_client_auth(super().post(request, *args, **kwargs)))
+        # Not DOT's post(): it routes the device grant to its own flow before oauthlib
+        # sees it. The device grant is not offered, so oauthlib answers every grant type.
+        response = self.authorization_flow_token_response(request, *args, **kwargs)
+        return no_store(challenge_client_auth(response))
 
 
 class RevokeTokenView(dot_views.RevokeTokenView):
@@ -70,10 +76,16 @@ class RevokeTokenView(dot_views.RevokeTokenView):
         return no_store(challenge_client_auth(super().post(request, *args, **kwargs)))
 
 
+@method_decorator(csrf_exempt, name="dispatch")
 class IntrospectTokenView(dot_views.IntrospectTokenView):
     """RFC 7662 introspection, for authenticated confidential clients, by POST only."""
 
     http_method_names = ["post", "options"]
+
+    def unauthenticated_response(
+        self, request: HttpRequest, oauthlib_request: Any = None
+    ) -> HttpResponse:
+        return JsonResponse({"error": "invalid_client"}, status=401)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return no_store(challenge_client_auth(super().dispatch(request, *args, **kwargs)))

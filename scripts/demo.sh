@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up the example CMS on SQLite and serve it, with the OAuth server, on 127.0.0.1:8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[example]"
+.venv/bin/python manage.py migrate -v0
+.venv/bin/python manage.py demo_setup
+exec .venv/bin/python manage.py runserver 127.0.0.1:8000

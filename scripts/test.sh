@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run them all (extra arguments go to pytest).
+# DATABASE_URL=postgres://... runs them on PostgreSQL instead of SQLite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+
+# The browser tests drive Debian's Chromium (Playwright's own download needs internet).
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+exec .venv/bin/python -m pytest "$@"
