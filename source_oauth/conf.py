@@ -15,7 +15,11 @@ from django.conf import settings
 DEFAULTS: dict[str, Any] = {
     "REALM": "source_oauth",
     "CLIENT_SECRET_BYTES": 32,
-    "SECRET_ROTATION_OVERLAP_SECONDS": 0,
+    "SECRET_ROTATION_OVERLAP_SECONDS": 3600,
+    "CACHE_ALIAS": "default",
+    "AUTH_FAILURE_LIMIT": 10,
+    "AUTH_FAILURE_WINDOW_SECONDS": 300,
+    "REDEEMED_CODE_RETENTION_SECONDS": 30 * 24 * 3600,
 }
 
 
@@ -39,6 +43,26 @@ class Settings:
     def SECRET_ROTATION_OVERLAP_SECONDS(self) -> int:
         """How long a rotated-out client secret keeps working (0: it stops at once)."""
         return self._get("SECRET_ROTATION_OVERLAP_SECONDS")
+
+    @property
+    def CACHE_ALIAS(self) -> str:
+        """Cache (``CACHES`` alias) for rate limits and the token cache; Redis in production."""
+        return self._get("CACHE_ALIAS")
+
+    @property
+    def AUTH_FAILURE_LIMIT(self) -> int:
+        """Failed client authentications allowed per client ID and per IP in one window."""
+        return self._get("AUTH_FAILURE_LIMIT")
+
+    @property
+    def AUTH_FAILURE_WINDOW_SECONDS(self) -> int:
+        """Length of the rate-limit window; a blocked client waits at most this long."""
+        return self._get("AUTH_FAILURE_WINDOW_SECONDS")
+
+    @property
+    def REDEEMED_CODE_RETENTION_SECONDS(self) -> int:
+        """How long a used authorization code is remembered to detect its replay."""
+        return self._get("REDEEMED_CODE_RETENTION_SECONDS")
 
 
 conf = Settings()

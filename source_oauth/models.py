@@ -243,6 +243,70 @@ class ApiClient(AbstractApplication):
 
         validate_api_client(self)
 
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        """Exact match against a registered URI; only a loopback URI's port may differ."""
+        from .validation import redirect_uri_matches
+
+        return any(
+            redirect_uri_matches(registered, uri) for registered in self.redirect_uris.split()
+        )
+
     def get_allowed_schemes(self) -> list[str]:
         """Schemes DOT may redirect to: those of this client's validated redirect URIs."""
         return sorted({uri.split(":", 1)[0].lower() for uri in self.redirect_uris.split()})
+
+
+class RedeemedCode(models.Model):
+    """An authorization code that has been exchanged, kept to detect its replay.
+
+    RFC 6749 §4.1.2: if a code is used more than once the server SHOULD revoke
+    the tokens issued from it. DOT deletes a code once used, so nothing would
+    remember which tokens it produced; this row does, by checksum only.
+    """
+
+    code_checksum = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+")
+    access_token_checksum = models.CharField(max_length=64)
+    refresh_token_checksum = models.CharField(max_length=64, blank=True)
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("redeemed authorization code")
+
+
+class AuditEvent(models.Model):
+    """Who did what to an API client or token, and when. Never holds a secret."""
+
+    class Action(models.TextChoices):
+        CLIENT_CREATED = "client_created", _("Client created")
+        CLIENT_CHANGED = "client_changed", _("Client changed")
+        CLIENT_DELETED = "client_deleted", _("Client deleted")
+        SECRET_ROTATED = "secret_rotated", _("Secret rotated")
+        TOKEN_REVOKED = "token_revoked", _("Token revoked")
+        CODE_REPLAYED = "code_replayed", _("Authorization code replayed")
+        REFRESH_TOKEN_REPLAYED = "refresh_token_replayed", _("Refresh token replayed")
+
+    created = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    action = models.CharField(_("what"), max_length=32, choices=Action.choices)
+    actor = models.CharField(
+        _("who"), max_length=255, help_text=_("A user, an API client, or the command line.")
+    )
+    client = models.ForeignKey(
+        ApiClient,
+        verbose_name=_("API client"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    client_name = models.CharField(_("API client name"), max_length=255, blank=True)
+    client_identifier = models.CharField(_("client ID"), max_length=255, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit trail")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor}"

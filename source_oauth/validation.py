@@ -105,3 +105,35 @@ def validate_api_client(client: ApiClient) -> None:
     errors = {field: messages for field, messages in errors.items() if messages}
     if errors:
         raise ValidationError(errors)
+
+
+def redirect_uri_matches(registered: str, requested: str) -> bool:
+    """Exact string comparison (RFC 9700 §4.1.3), with RFC 8252 §7.3's one exception.
+
+    No case folding, no normalisation, no prefix or query leniency. For an
+    http loopback URI the port may differ (native apps bind an ephemeral
+    port); everything else must still be identical.
+    """
+    if requested == registered:
+        return True
+    if "#" in requested or "@" in requested.split("?", 1)[0]:
+        return False
+    try:
+        reg, req = urlsplit(registered), urlsplit(requested)
+        if reg.scheme != "http" or req.scheme != "http" or not is_loopback(reg.hostname):
+            return False
+        reg_port, req_port = reg.port, req.port  # ValueError for a malformed port
+    except ValueError:
+        return False
+
+    def host(netloc: str, port: int | None) -> str:
+        return netloc[: netloc.rfind(":")] if port is not None else netloc
+
+    prefix = "http://"
+    return (
+        host(reg.netloc, reg_port) == host(req.netloc, req_port)
+        and registered[len(prefix) + len(reg.netloc) :]
+        == requested[len(prefix) + len(req.netloc) :]
+        and registered.startswith(prefix)
+        and requested.startswith(prefix)
+    )

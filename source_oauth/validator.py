@@ -1,4 +1,4 @@
-"""DOT's request validator, taught the API client's settings.
+"""DOT's request validator, taught the API client's settings and RFC 9700.
 
 Configured as ``OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"]``. Each override
 states one rule of the product; the protocol itself stays DOT's and oauthlib's.
@@ -8,45 +8,65 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
+from django.utils import timezone
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+    revoke_access_token,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from .models import ApiClient
+from . import audit, ratelimit
+from .conf import conf
+from .models import ApiClient, RedeemedCode
 from .scopes import client_scope_names
 from .secrets import check_secret
 
 GrantType = ApiClient.GrantType
+Grant = get_grant_model()
+AccessToken = get_access_token_model()
+RefreshToken = get_refresh_token_model()
 
 
-def client_credentials(request: Any) -> tuple[str, str, str] | None:
-    """Return ``(client_id, secret, method)`` from HTTP Basic or the form body, or None.
+def checksum(value: str) -> str:
+    """DOT's lookup key for a token (and ours for a code): its SHA-256."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def parse_client_credentials(
+    authorization: str | None, client_id: str | None, client_secret: str | None
+) -> tuple[str | None, str | None, str]:
+    """Return ``(client_id, secret, method)`` from an Authorization header or form values.
 
     When an ``Authorization: Basic`` header is present it is the only method
     considered (RFC 6749 §2.3: a client uses one authentication method), so a
-    broken header never falls back to body credentials.
+    broken header never falls back to body credentials. ``method`` is
+    ``"basic"``, ``"body"`` or ``"none"``; a part that is missing or
+    undecodable is None.
     """
-    header = request.headers.get("HTTP_AUTHORIZATION") or ""
-    scheme, _, value = header.partition(" ")
+    scheme, _, value = (authorization or "").partition(" ")
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            return None
-        client_id, sep, secret = decoded.partition(":")
+            return None, None, "basic"
+        basic_id, sep, secret = decoded.partition(":")
         if not sep:
-            return None
-        return unquote_plus(client_id), unquote_plus(secret), "basic"
-    client_id = getattr(request, "client_id", None)
-    secret = getattr(request, "client_secret", None)
-    if client_id and secret:
-        return client_id, secret, "body"
-    return None
+            return None, None, "basic"
+        return unquote_plus(basic_id), unquote_plus(secret), "basic"
+    return client_id or None, client_secret or None, "body" if client_secret else "none"
 
 
 class SourceOAuth2Validator(OAuth2Validator):
+    # --- clients ------------------------------------------------------------------
+
     def _load_application(self, client_id: str, request: Any) -> ApiClient | None:
         # One query for the client and one for its scopes, once per request.
         client = getattr(request, "client", None)
@@ -63,36 +83,27 @@ class SourceOAuth2Validator(OAuth2Validator):
         return client
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
-        """A confidential client proves its secret, by HTTP Basic or in the form body."""
-        credentials = client_credentials(request)
-        if credentials is None:
-            return False
-        client_id, secret, method = credentials
-        request.client_auth_method = method
-        client = self._load_application(client_id, request)
-        if client is None or not client.confidential:
-            # Hash anyway: an unknown client costs the same time as a wrong secret.
-            check_secret(secret, "")
-            return False
-        return client.check_client_secret(secret)
+        """A confidential client proves its secret, by HTTP Basic or in the form body.
 
-    def confirm_redirect_uri(
-        self,
-        client_id: str,
-        code: str,
-        redirect_uri: str,
-        client: ApiClient,
-        *args: Any,
-        **kwargs: Any,
-    ) -> bool:
-        """A code is redeemed only with the redirect URI it was issued for.
-
-        RFC 6749 §5.2 names that error ``invalid_grant``; oauthlib would say
-        ``invalid_request``.
+        Failures are counted per client ID and per IP for rate limiting. An
+        unknown client costs the same hash as a wrong secret, so the answer
+        time does not tell which client IDs exist.
         """
-        if not super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs):
-            raise errors.InvalidGrantError(description="Mismatching redirect URI.")
-        return True
+        client_id, secret, method = parse_client_credentials(
+            request.headers.get("HTTP_AUTHORIZATION"),
+            getattr(request, "client_id", None),
+            getattr(request, "client_secret", None),
+        )
+        request.client_auth_method = method
+        if not client_id or secret is None:
+            return False
+        client = self._load_application(client_id, request)
+        if client is not None and client.confidential and client.check_client_secret(secret):
+            return True
+        if client is None or not client.confidential:
+            check_secret(secret, "")
+        ratelimit.record_failure(client_id, request.headers.get("REMOTE_ADDR"))
+        return False
 
     def validate_grant_type(
         self,
@@ -119,6 +130,8 @@ class SourceOAuth2Validator(OAuth2Validator):
     ) -> bool:
         return response_type == "code" and GrantType.AUTHORIZATION_CODE in client.grant_types
 
+    # --- scopes -------------------------------------------------------------------
+
     def validate_scopes(
         self,
         client_id: str,
@@ -137,6 +150,8 @@ class SourceOAuth2Validator(OAuth2Validator):
         """No ``scope`` parameter means every scope the client is allowed."""
         return client_scope_names(request.client)
 
+    # --- authorization codes --------------------------------------------------------
+
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
         """PKCE is required of every client, with S256 only (RFC 9700 §2.1.1)."""
         method = getattr(request, "code_challenge_method", None)
@@ -145,6 +160,79 @@ class SourceOAuth2Validator(OAuth2Validator):
                 description="code_challenge_method must be S256.", request=request
             )
         return True
+
+    def validate_code(
+        self, client_id: str, code: str, client: ApiClient, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """Claim the code: it is deleted here, so of two concurrent redemptions one wins.
+
+        The claimed grant is kept on the request for the PKCE and redirect URI
+        checks that follow. A code that no longer exists but was redeemed
+        before is a replay: the tokens issued from it are revoked.
+        """
+        grant = Grant.objects.filter(code=code, application=client).first()
+        if grant is None:
+            self._revoke_replayed_code(code, client)
+            return False
+        deleted, _ = Grant.objects.filter(pk=grant.pk).delete()
+        if not deleted or grant.is_expired():
+            return False
+        if not grant.code_challenge or getattr(request, "code_verifier", None) is None:
+            # RFC 9700 §2.1.1: a PKCE downgrade is an invalid grant.
+            return False
+        request.source_grant = grant
+        request.scopes = grant.scope.split()
+        request.user = grant.user
+        return True
+
+    def get_code_challenge(self, code: str, request: Any) -> str | None:
+        return request.source_grant.code_challenge or None
+
+    def get_code_challenge_method(self, code: str, request: Any) -> str | None:
+        return request.source_grant.code_challenge_method or None
+
+    def confirm_redirect_uri(
+        self,
+        client_id: str,
+        code: str,
+        redirect_uri: str,
+        client: ApiClient,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        """A code is redeemed only with the redirect URI it was issued for.
+
+        RFC 6749 §5.2 names that error ``invalid_grant``; oauthlib would say
+        ``invalid_request``.
+        """
+        if not request.source_grant.redirect_uri_allowed(redirect_uri):
+            raise errors.InvalidGrantError(description="Mismatching redirect URI.")
+        return True
+
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """Nothing left to do: ``validate_code`` deleted the code when it claimed it."""
+
+    def _revoke_replayed_code(self, code: str, client: ApiClient) -> None:
+        redeemed = RedeemedCode.objects.filter(
+            code_checksum=checksum(code), application=client
+        ).first()
+        if redeemed is None:
+            return
+        for token in AccessToken.objects.filter(token_checksum=redeemed.access_token_checksum):
+            revoke_access_token(token)
+        if redeemed.refresh_token_checksum:
+            families = RefreshToken.objects.filter(
+                token_checksum=redeemed.refresh_token_checksum
+            ).values_list("token_family", flat=True)
+            for family in set(families):
+                RefreshToken.revoke_family(family)
+        redeemed.delete()
+        audit.record(audit.Action.CODE_REPLAYED, client, actor=client)
+
+    # --- tokens -------------------------------------------------------------------
 
     def rotate_refresh_token(self, request: Any) -> bool:
         """A refresh token is used once: every refresh returns a new one."""
@@ -157,3 +245,59 @@ class SourceOAuth2Validator(OAuth2Validator):
         if GrantType.REFRESH_TOKEN not in request.client.grant_types:
             token.pop("refresh_token", None)
         return super().save_bearer_token(token, request, *args, **kwargs)
+
+    def _save_bearer_token(
+        self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        # Inside DOT's transaction. Of concurrent refreshes with one refresh token,
+        # the first to lock it rotates it; the others find it revoked and fail,
+        # instead of DOT's answer of re-sending the first one's tokens (which, with
+        # tokens stored hashed, it no longer has).
+        used = getattr(request, "refresh_token_instance", None)
+        if request.grant_type == "refresh_token" and used is not None:
+            live = RefreshToken.objects.select_for_update().filter(pk=used.pk, revoked=None)
+            if not live.exists():
+                raise errors.InvalidGrantError(request=request)
+        result = super()._save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type == "authorization_code":
+            now = timezone.now()
+            RedeemedCode.objects.filter(expires__lt=now).delete()
+            refresh_token = token.get("refresh_token")
+            RedeemedCode.objects.create(
+                code_checksum=checksum(request.code),
+                application=request.client,
+                access_token_checksum=checksum(token["access_token"]),
+                refresh_token_checksum=checksum(refresh_token) if refresh_token else "",
+                expires=now + timedelta(seconds=conf.REDEEMED_CODE_RETENTION_SECONDS),
+            )
+        return result
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: ApiClient, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if (
+            not valid
+            and RefreshToken.objects.filter(
+                token_checksum=checksum(refresh_token), application=client, revoked__isnull=False
+            ).exists()
+        ):
+            # DOT has revoked the whole family (REFRESH_TOKEN_REUSE_PROTECTION).
+            audit.record(audit.Action.REFRESH_TOKEN_REPLAYED, client, actor=client)
+        return valid
+
+    def revoke_token(
+        self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """RFC 7009 revocation by the client the token belongs to, recorded in the audit trail."""
+        lookup = {"token_checksum": checksum(token), "application": request.client}
+        kinds = []
+        if AccessToken.objects.filter(**lookup).exists():
+            kinds.append("access_token")
+        if RefreshToken.objects.filter(**lookup, revoked=None).exists():
+            kinds.append("refresh_token")
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        if kinds:
+            audit.record(
+                audit.Action.TOKEN_REVOKED, request.client, actor=request.client, tokens=kinds
+            )

@@ -14,11 +14,14 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.http import OAuth2ResponseRedirect
 
+from . import ratelimit
 from .conf import conf
 from .models import ApiClient
+from .validator import parse_client_credentials
 
 
 def no_store(response: HttpResponse) -> HttpResponse:
@@ -63,20 +66,47 @@ class AuthorizationView(dot_views.AuthorizationView):
         return OAuth2ResponseRedirect(redirect_to, application.get_allowed_schemes())
 
 
+def too_many_failures(request: HttpRequest) -> HttpResponse | None:
+    """A 429 for a client ID or address that failed to authenticate too often lately."""
+    client_id, _secret, _method = parse_client_credentials(
+        request.META.get("HTTP_AUTHORIZATION"), request.POST.get("client_id"), None
+    )
+    if not ratelimit.is_blocked(client_id, request.META.get("REMOTE_ADDR")):
+        return None
+    response = JsonResponse(
+        {
+            "error": "slow_down",
+            "error_description": "Too many failed client authentications; retry later.",
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(conf.AUTH_FAILURE_WINDOW_SECONDS)
+    return no_store(response)
+
+
+# Values a debug page or an error report must never show.
+SENSITIVE = ("client_secret", "code", "code_verifier", "refresh_token", "token", "password")
+
+
+@method_decorator(sensitive_post_parameters(*SENSITIVE), name="dispatch")
 class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Not DOT's post(): it routes the device grant to its own flow before oauthlib
         # sees it. The device grant is not offered, so oauthlib answers every grant type.
-        response = self.authorization_flow_token_response(request, *args, **kwargs)
+        response = too_many_failures(request) or self.authorization_flow_token_response(
+            request, *args, **kwargs
+        )
         return no_store(challenge_client_auth(response))
 
 
+@method_decorator(sensitive_post_parameters(*SENSITIVE), name="dispatch")
 class RevokeTokenView(dot_views.RevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return no_store(challenge_client_auth(super().post(request, *args, **kwargs)))
+        response = too_many_failures(request) or super().post(request, *args, **kwargs)
+        return no_store(challenge_client_auth(response))
 
 
-@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator([csrf_exempt, sensitive_post_parameters(*SENSITIVE)], name="dispatch")
 class IntrospectTokenView(dot_views.IntrospectTokenView):
     """RFC 7662 introspection, for authenticated confidential clients, by POST only."""
 
@@ -88,7 +118,8 @@ class IntrospectTokenView(dot_views.IntrospectTokenView):
         return JsonResponse({"error": "invalid_client"}, status=401)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return no_store(challenge_client_auth(super().dispatch(request, *args, **kwargs)))
+        response = too_many_failures(request) or super().dispatch(request, *args, **kwargs)
+        return no_store(challenge_client_auth(response))
 
 
 class ServerMetadataView(dot_views.OAuthServerMetadataView):
