@@ -8,4 +8,6 @@ class SourceOAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import audit, checks  # noqa: F401  (connect the audit trail, register checks)
+        from . import audit, checks, redaction  # noqa: F401  (connect the audit trail, checks)
+
+        redaction.install()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 
+from . import audit
 from .models import ApiClient, ImageStyle, Scope
 
 
@@ -52,11 +54,17 @@ def create_api_client(
     return client, Credentials(client.client_id, secret)
 
 
-def rotate_client_secret(client: ApiClient) -> Credentials:
-    """Give a confidential client a new secret; the old one works for the configured overlap."""
+@transaction.atomic
+def rotate_client_secret(client: ApiClient, overlap: timedelta | None = None) -> Credentials:
+    """Give a confidential client a new secret.
+
+    The previous secret keeps working for ``overlap`` (default:
+    ``SECRET_ROTATION_OVERLAP_SECONDS``), so servers switch without downtime;
+    pass ``timedelta(0)`` when the old secret leaked.
+    """
     if not client.confidential:
         raise ValueError("A public client has no secret to rotate.")
-    secret = client.set_new_secret()
+    secret = client.set_new_secret(overlap)
     client.save(
         update_fields=[
             "client_secret",
@@ -64,6 +72,12 @@ def rotate_client_secret(client: ApiClient) -> Credentials:
             "previous_secret_expires",
             "updated",
         ]
+    )
+    until = client.previous_secret_expires
+    audit.record(
+        audit.Action.SECRET_ROTATED,
+        client,
+        previous_secret_valid_until=until.isoformat() if until else None,
     )
     return Credentials(client.client_id, secret)
 

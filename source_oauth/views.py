@@ -7,6 +7,8 @@ the response headers RFC 6749/RFC 9700 ask for, and a correct
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -43,16 +45,27 @@ def challenge_client_auth(response: HttpResponse) -> HttpResponse:
     return response
 
 
-@method_decorator([xframe_options_deny, never_cache], name="dispatch")
+def user_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Protect a page of the authorization flow (authorize, consent, login).
+
+    Never framed (clickjacking of the consent button), never cached, and no
+    Referer leaves it: its URL carries the request's state and code challenge.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return xframe_options_deny(never_cache(wrapper))
+
+
+@method_decorator(user_facing, name="dispatch")
 class AuthorizationView(dot_views.AuthorizationView):
     """Login, then consent for third-party clients; first-party clients skip consent."""
 
     template_name = "source_oauth/authorize.html"
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().dispatch(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
-        return response
 
     def redirect(self, redirect_to: str, application: ApiClient | None) -> HttpResponse:
         if application is None:
