@@ -1,0 +1,61 @@
+"""Exact SQL statement counts of the token endpoint (issue #7 budget: at most 3).
+
+Counted with ``transactional_db``, as in production: each request runs in
+autocommit mode, so DOT's ``atomic()`` is a real transaction, not the
+SAVEPOINT it becomes inside a test-case transaction.
+"""
+
+import base64
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.oauth_helpers import new_client
+
+@pytest.fixture(autouse=True)
+def setup(transactional_db):
+    from django.apps import apps
+
+    from source_oauth.catalog import ensure_catalog
+
+    ensure_catalog(apps)
+    cache.clear()
+
+
+def basic(client_id, secret):
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def test_client_credentials_token_request_costs_three_statements(client):
+    api_client, secret = new_client(scopes=["content:read", "content:write"])
+    # Warm up anything lazily loaded once per process.
+    client.post(
+        "/oauth/token",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic(api_client.client_id, secret),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/oauth/token",
+            {"grant_type": "client_credentials", "scope": "content:read"},
+            HTTP_AUTHORIZATION=basic(api_client.client_id, secret),
+        )
+    assert response.status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The client, its allowed scopes, the new access token; no transaction statements.
+    assert len(statements) == 3, statements
+    assert statements[2].startswith("INSERT")
+
+
+def test_failed_client_authentication_costs_two_statements(client):
+    api_client, _ = new_client()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/oauth/token",
+            {"grant_type": "client_credentials"},
+            HTTP_AUTHORIZATION=basic(api_client.client_id, "wrong"),
+        )
+    assert response.status_code == 401
+    assert len(queries.captured_queries) == 2
