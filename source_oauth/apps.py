@@ -8,6 +8,7 @@ class SourceOAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import audit, checks, redaction  # noqa: F401  (connect the audit trail, checks)
+        from . import audit, checks, redaction, token_cache  # noqa: F401  (audit trail, checks)
 
         redaction.install()
+        token_cache.connect()

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_FAILURE_LIMIT": 10,
     "AUTH_FAILURE_WINDOW_SECONDS": 300,
     "REDEEMED_CODE_RETENTION_SECONDS": 30 * 24 * 3600,
+    "TOKEN_CACHE_SECONDS": 300,
 }
 
 
@@ -63,6 +64,11 @@ class Settings:
     def REDEEMED_CODE_RETENTION_SECONDS(self) -> int:
         """How long a used authorization code is remembered to detect its replay."""
         return self._get("REDEEMED_CODE_RETENTION_SECONDS")
+
+    @property
+    def TOKEN_CACHE_SECONDS(self) -> int:
+        """How long a looked-up access token stays cached (0 disables the token cache)."""
+        return self._get("TOKEN_CACHE_SECONDS")
 
 
 conf = Settings()

@@ -9,9 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import caches
+from django.db.models.signals import post_delete, post_save
 from oauth2_provider.scopes import BaseScopes
 
+from .conf import conf
 from .models import Scope
+
+CACHE_KEY = "source_oauth:scopes"
+
+
+def all_scopes() -> dict[str, str]:
+    """Every scope name with its description, from the cache when possible.
+
+    DOT asks for this on every bearer-protected request (``AccessToken.scopes``),
+    so it must not cost a query there.
+    """
+    cache = caches[conf.CACHE_ALIAS]
+    scopes = cache.get(CACHE_KEY)
+    if scopes is None:
+        scopes = dict(Scope.objects.values_list("name", "description"))
+        cache.set(CACHE_KEY, scopes, None)
+    return scopes
+
+
+def _forget_scopes(**kwargs: Any) -> None:
+    caches[conf.CACHE_ALIAS].delete(CACHE_KEY)
+
+
+post_save.connect(_forget_scopes, sender=Scope, dispatch_uid="source_oauth_scopes_saved")
+post_delete.connect(_forget_scopes, sender=Scope, dispatch_uid="source_oauth_scopes_deleted")
 
 
 def client_scope_names(application: Any) -> list[str]:
@@ -21,13 +48,13 @@ def client_scope_names(application: Any) -> list[str]:
 
 class ScopesBackend(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
-        return dict(Scope.objects.values_list("name", "description"))
+        return all_scopes()
 
     def get_available_scopes(
         self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
     ) -> list[str]:
         if application is None:
-            return sorted(Scope.objects.values_list("name", flat=True))
+            return sorted(all_scopes())
         return client_scope_names(application)
 
     def get_default_scopes(

@@ -23,7 +23,7 @@ from oauth2_provider.models import (
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import audit, ratelimit
+from . import audit, ratelimit, token_cache
 from .conf import conf
 from .models import ApiClient, RedeemedCode
 from .scopes import client_scope_names
@@ -233,6 +233,10 @@ class SourceOAuth2Validator(OAuth2Validator):
         audit.record(audit.Action.CODE_REPLAYED, client, actor=client)
 
     # --- tokens -------------------------------------------------------------------
+
+    def _load_access_token(self, token: str) -> Any:
+        # Every bearer-protected request comes here: served from the token cache.
+        return token_cache.get_access_token(checksum(token))
 
     def rotate_refresh_token(self, request: Any) -> bool:
         """A refresh token is used once: every refresh returns a new one."""

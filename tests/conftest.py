@@ -10,6 +10,16 @@ os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (tokens, scopes, rate limits live there)."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield
+
+
 @pytest.fixture
 def catalog(db):
     """The scopes, image styles and default client that ``migrate`` creates.

@@ -1,0 +1,99 @@
+"""A cache of access tokens, so a protected request costs no SQL when warm.
+
+Entries live in Django's cache (``SOURCE_OAUTH["CACHE_ALIAS"]``; Redis in
+production, shared by every server) under the token's SHA-256 checksum,
+never the token itself. An entry holds the ``AccessToken`` with its client
+and user, and lives at most ``TOKEN_CACHE_SECONDS`` and never past the
+token's expiry.
+
+Invalidation is immediate and explicit: deleting or saving a token (DOT
+revokes an access token by deleting it), saving or deleting its client
+(settings changed, secret rotated) or saving its user drops the entries
+concerned, so revocation is honoured at once by every server sharing the
+cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+
+from .conf import conf
+from .models import ApiClient
+
+AccessToken = get_access_token_model()
+PREFIX = "source_oauth:token:"
+
+
+def _key(token_checksum: str) -> str:
+    return PREFIX + token_checksum
+
+
+def get_access_token(token_checksum: str) -> Any:
+    """The access token with this checksum, its client and user loaded; None if unknown.
+
+    A hit costs no SQL; a miss costs one query, whose result is cached.
+    """
+    timeout = conf.TOKEN_CACHE_SECONDS
+    cache = caches[conf.CACHE_ALIAS]
+    if timeout:
+        cached = cache.get(_key(token_checksum))
+        if cached is not None:
+            return cached
+    token = (
+        AccessToken.objects.select_related("application", "user")
+        .filter(token_checksum=token_checksum)
+        .first()
+    )
+    if token is not None and timeout:
+        remaining = int((token.expires - timezone.now()).total_seconds())
+        if remaining > 0:
+            cache.set(_key(token_checksum), token, min(timeout, remaining))
+    return token
+
+
+def forget(checksums: Any) -> None:
+    keys = [_key(checksum) for checksum in checksums if checksum]
+    if keys:
+        caches[conf.CACHE_ALIAS].delete_many(keys)
+
+
+def forget_tokens_of(**lookup: Any) -> None:
+    """Drop the cached entries of every live token matching ``lookup`` (one query)."""
+    forget(
+        AccessToken.objects.filter(expires__gt=timezone.now(), **lookup).values_list(
+            "token_checksum", flat=True
+        )
+    )
+
+
+def _token_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    forget([instance.token_checksum])
+
+
+def _client_changed(sender: Any, instance: ApiClient, **kwargs: Any) -> None:
+    if instance.pk:
+        forget_tokens_of(application_id=instance.pk)
+
+
+def _user_changed(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    # A login only touches last_login: nothing a token depends on.
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    forget_tokens_of(user_id=instance.pk)
+
+
+def connect() -> None:
+    """Connect the invalidation receivers (from ``AppConfig.ready()``)."""
+    post_save.connect(_token_changed, sender=AccessToken, dispatch_uid="source_oauth_tc_token_s")
+    post_delete.connect(_token_changed, sender=AccessToken, dispatch_uid="source_oauth_tc_token_d")
+    post_save.connect(_client_changed, sender=ApiClient, dispatch_uid="source_oauth_tc_client_s")
+    # A deleted client's tokens are cascade-deleted, each one sending post_delete.
+    post_save.connect(
+        _user_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="source_oauth_tc_user_s"
+    )
