@@ -1,9 +1,12 @@
 """The "API" section of the Django admin: API clients, their tokens, scopes, image styles.
 
 DOT registers the admin of its own models (the swapped-in ``ApiClient``,
-access and refresh tokens, grants, ID tokens) from the ``*_ADMIN_CLASS``
-entries of ``OAUTH2_PROVIDER``; the classes here subclass DOT's and are named
-there by ``source_oauth.dot_settings``, so nothing is registered twice.
+grants, ID tokens) from the ``*_ADMIN_CLASS`` entries of ``OAUTH2_PROVIDER``;
+the classes here subclass DOT's and are named there by
+``source_oauth.dot_settings``, so nothing is registered twice. Access and
+refresh tokens are listed through proxy models of this app, so they sit in
+the "API" section beside the clients they belong to; DOT's own listing of
+them is withdrawn.
 
 Two rules hold on every page: a client secret is shown in plain text only in
 the one message that follows its generation, and neither a secret's hash nor
@@ -36,7 +39,7 @@ from . import audit
 from .clients import rotate_client_secret
 from .conf import conf
 from .forms import ApiClientForm, ScopeForm
-from .models import ApiClient, AuditEvent, ImageStyle, Scope
+from .models import AccessToken, ApiClient, AuditEvent, ImageStyle, RefreshToken, Scope
 from .secrets import mask
 
 
@@ -207,18 +210,16 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
 
     @admin.display(description=_("tokens"))
     def tokens(self, obj: ApiClient) -> str:
-        access = get_access_token_model().objects.filter(application=obj).count()
-        refresh = (
-            get_refresh_token_model().objects.filter(application=obj, revoked__isnull=True).count()
-        )
+        access = AccessToken.objects.filter(application=obj).count()
+        refresh = RefreshToken.objects.filter(application=obj, revoked__isnull=True).count()
         links = []
         for model, label in (
             (
-                get_access_token_model(),
+                AccessToken,
                 ngettext("%d access token", "%d access tokens", access) % access,
             ),
             (
-                get_refresh_token_model(),
+                RefreshToken,
                 ngettext("%d active refresh token", "%d active refresh tokens", refresh) % refresh,
             ),
         ):
@@ -444,6 +445,7 @@ class RefreshTokenStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+@admin.register(AccessToken)
 class AccessTokenAdmin(ActingUserMixin, ReadOnlyDetailMixin, dot_admin.AccessTokenAdmin):
     """Access tokens per client and user, masked, with a "Revoke" action."""
 
@@ -479,6 +481,7 @@ class AccessTokenAdmin(ActingUserMixin, ReadOnlyDetailMixin, dot_admin.AccessTok
         )
 
 
+@admin.register(RefreshToken)
 class RefreshTokenAdmin(ActingUserMixin, ReadOnlyDetailMixin, dot_admin.RefreshTokenAdmin):
     """Refresh tokens per client and user, masked, with a "Revoke" action."""
 
@@ -519,6 +522,18 @@ class GrantAdmin(ReadOnlyDetailMixin, dot_admin.GrantAdmin):
 
 class IDTokenAdmin(ReadOnlyDetailMixin, dot_admin.IDTokenAdmin):
     """ID tokens are not issued by source_oauth (no OpenID Connect); read-only if any exist."""
+
+
+def withdraw_dot_token_admins() -> None:
+    """Unregister DOT's own token listings, which the "API" section's proxies replace.
+
+    Called from ``AppConfig.ready()``: DOT registers them when its admin module
+    finishes importing, which happens after this module (DOT imports it to
+    find ``APPLICATION_ADMIN_CLASS``), and before our ``ready()``.
+    """
+    for model in (get_access_token_model(), get_refresh_token_model()):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
 
 
 # --- scopes, image styles, audit trail -----------------------------------------------

@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -12,3 +12,7 @@ class SourceOAuthConfig(AppConfig):
 
         redaction.install()
         token_cache.connect()
+        if apps.is_installed("django.contrib.admin"):
+            from .admin import withdraw_dot_token_admins
+
+            withdraw_dot_token_admins()

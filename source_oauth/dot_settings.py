@@ -22,8 +22,6 @@ REQUIRED: dict[str, Any] = {
     "SCOPES_BACKEND_CLASS": "source_oauth.scopes.ScopesBackend",
     "APPLICATION_ADMIN_CLASS": "source_oauth.admin.ApiClientAdmin",
     # Token admins that never render a token or its full checksum.
-    "ACCESS_TOKEN_ADMIN_CLASS": "source_oauth.admin.AccessTokenAdmin",
-    "REFRESH_TOKEN_ADMIN_CLASS": "source_oauth.admin.RefreshTokenAdmin",
     "GRANT_ADMIN_CLASS": "source_oauth.admin.GrantAdmin",
     "ID_TOKEN_ADMIN_CLASS": "source_oauth.admin.IDTokenAdmin",
 }

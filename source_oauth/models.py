@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from oauth2_provider import models as dot_models
 from oauth2_provider.models import AbstractApplication
 
 from .conf import conf
@@ -310,3 +311,21 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor}"
+
+
+class AccessToken(dot_models.AccessToken):
+    """DOT's access token, listed in the admin's "API" section."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("access token")
+        verbose_name_plural = _("access tokens")
+
+
+class RefreshToken(dot_models.RefreshToken):
+    """DOT's refresh token, listed in the admin's "API" section."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("refresh token")
+        verbose_name_plural = _("refresh tokens")

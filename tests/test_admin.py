@@ -521,22 +521,22 @@ def tokens(admin_user):
 
 def token_urls(access, refresh):
     return [
-        reverse("admin:oauth2_provider_accesstoken_changelist"),
-        reverse("admin:oauth2_provider_accesstoken_change", args=[access.pk]),
-        reverse("admin:oauth2_provider_refreshtoken_changelist"),
-        reverse("admin:oauth2_provider_refreshtoken_change", args=[refresh.pk]),
+        reverse("admin:source_oauth_accesstoken_changelist"),
+        reverse("admin:source_oauth_accesstoken_change", args=[access.pk]),
+        reverse("admin:source_oauth_refreshtoken_changelist"),
+        reverse("admin:source_oauth_refreshtoken_change", args=[refresh.pk]),
     ]
 
 
 def test_tokens_are_listed_per_client_and_user_masked(admin_client, tokens):
     client, access, refresh = tokens
-    page = admin_client.get(reverse("admin:oauth2_provider_accesstoken_changelist")).content
+    page = admin_client.get(reverse("admin:source_oauth_accesstoken_changelist")).content
     page = page.decode()
     assert f"{access.token_checksum[:8]}…" in page
     assert "Backend" in page and ">admin<" in page
     assert "?application__id__exact=" in page and "?user__id__exact=" in page
     filtered = admin_client.get(
-        reverse("admin:oauth2_provider_refreshtoken_changelist"),
+        reverse("admin:source_oauth_refreshtoken_changelist"),
         {"application__id__exact": client.pk},
     ).content.decode()
     assert f"{refresh.token_checksum[:8]}…" in filtered
@@ -569,16 +569,16 @@ def test_token_detail_pages_are_read_only(admin_client, tokens):
     for url in token_urls(access, refresh)[1::2]:
         page = admin_client.get(url).content.decode()
         assert 'name="_save"' not in page
-    url = reverse("admin:oauth2_provider_accesstoken_change", args=[access.pk])
+    url = reverse("admin:source_oauth_accesstoken_change", args=[access.pk])
     assert admin_client.post(url, {"scope": "content:write"}).status_code == 403
-    assert reverse("admin:oauth2_provider_accesstoken_add")
-    assert admin_client.get(reverse("admin:oauth2_provider_accesstoken_add")).status_code == 403
+    assert reverse("admin:source_oauth_accesstoken_add")
+    assert admin_client.get(reverse("admin:source_oauth_accesstoken_add")).status_code == 403
 
 
 def test_revoke_access_tokens(admin_client, admin_user, tokens):
     client, access, refresh = tokens
     response = admin_client.post(
-        reverse("admin:oauth2_provider_accesstoken_changelist"),
+        reverse("admin:source_oauth_accesstoken_changelist"),
         {"action": "revoke_tokens", "_selected_action": [access.pk]},
         follow=True,
     )
@@ -593,7 +593,7 @@ def test_revoke_access_tokens(admin_client, admin_user, tokens):
 
 def test_revoke_refresh_tokens(admin_client, tokens):
     _, access, refresh = tokens
-    url = reverse("admin:oauth2_provider_refreshtoken_changelist")
+    url = reverse("admin:source_oauth_refreshtoken_changelist")
     data = {"action": "revoke_tokens", "_selected_action": [refresh.pk]}
     page = admin_client.post(url, data, follow=True).content.decode()
     assert "Revoked 1 refresh token." in page
@@ -615,7 +615,7 @@ def test_revoked_tokens_no_longer_work(admin_client, client):
     ).json()["access_token"]
     token = AccessToken.objects.get(application=api_client)
     admin_client.post(
-        reverse("admin:oauth2_provider_accesstoken_changelist"),
+        reverse("admin:source_oauth_accesstoken_changelist"),
         {"action": "revoke_tokens", "_selected_action": [token.pk]},
     )
     response = client.post(
@@ -652,11 +652,11 @@ def test_e003_covers_the_token_admins(settings):
 
     settings.OAUTH2_PROVIDER = {
         **OAUTH2_PROVIDER,
-        "ACCESS_TOKEN_ADMIN_CLASS": "oauth2_provider.admin.AccessTokenAdmin",
+        "GRANT_ADMIN_CLASS": "oauth2_provider.admin.GrantAdmin",
     }
     messages = check_dot_settings()
     assert [m.id for m in messages] == ["source_oauth.E003"]
-    assert "ACCESS_TOKEN_ADMIN_CLASS" in messages[0].msg
+    assert "GRANT_ADMIN_CLASS" in messages[0].msg
 
 
 # --- no page shows a secret's hash -----------------------------------------------------
@@ -727,7 +727,7 @@ def test_staff_without_permissions_cannot_see_or_change_clients(client, staff):
     assert client.post(change_url(api_client), form_data(name="Hacked")).status_code == 403
     api_client.refresh_from_db()
     assert api_client.name == "Backend"
-    url = reverse("admin:oauth2_provider_accesstoken_changelist")
+    url = reverse("admin:source_oauth_accesstoken_changelist")
     assert client.get(url).status_code == 403
 
 
@@ -759,3 +759,16 @@ def test_change_permission_without_delete_cannot_bulk_delete(client, staff):
     # ...but may regenerate a secret.
     response = client.post(regenerate_url(other), {}, follow=True)
     assert secret_on(response.content.decode())
+
+
+def test_tokens_are_listed_in_the_api_section(admin_client):
+    index = admin_client.get(reverse("admin:app_list", args=["source_oauth"])).content.decode()
+    for url in (
+        reverse("admin:source_oauth_apiclient_changelist"),
+        reverse("admin:source_oauth_accesstoken_changelist"),
+        reverse("admin:source_oauth_refreshtoken_changelist"),
+        reverse("admin:source_oauth_scope_changelist"),
+        reverse("admin:source_oauth_imagestyle_changelist"),
+    ):
+        assert url in index
+    assert "/admin/oauth2_provider/accesstoken/" not in admin_client.get("/admin/").content.decode()
