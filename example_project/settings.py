@@ -101,11 +101,17 @@ OAUTH2_PROVIDER = {**SOURCE_OAUTH_DOT_DEFAULTS}
 SOURCE_OAUTH = {}
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Bearer tokens, with RFC 6750 errors (401 invalid_token, 403 insufficient_scope).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["source_oauth.authentication.BearerAuthentication"],
+    # Every view declares its scopes; one that forgets raises ImproperlyConfigured.
+    "DEFAULT_PERMISSION_CLASSES": ["source_oauth.permissions.HasScopes"],
+    "EXCEPTION_HANDLER": "source_oauth.permissions.exception_handler",
 }
+
+# CORS: source_oauth.cors allows the origins of registered API clients on /oauth/token,
+# /oauth/revoke, /oauth/introspect and /api/; no CORS_ALLOWED_ORIGINS needed. Browser
+# apps may read the challenge of a 401 or 403.
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate"]
 
 LOGGING = {
     "version": 1,

@@ -12,6 +12,8 @@ class SourceOAuthConfig(AppConfig):
 
         redaction.install()
         token_cache.connect()
+        from . import cors, permissions  # noqa: F401  (their signal receivers)
+
         if apps.is_installed("django.contrib.admin"):
             from .admin import withdraw_dot_token_admins
 

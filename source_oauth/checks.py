@@ -78,3 +78,29 @@ def check_dot_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | W
                 )
             )
     return messages
+
+
+CORS_MIDDLEWARE = "corsheaders.middleware.CorsMiddleware"
+
+
+@register(Tags.compatibility)
+def check_cors_middleware(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Browser apps of API clients need CORS, which only corsheaders' middleware answers."""
+    if CORS_MIDDLEWARE in settings.MIDDLEWARE:
+        return []
+    try:
+        cors_middleware = import_string(CORS_MIDDLEWARE)
+        # A project may list a subclass of it under its own name.
+        middlewares = [import_string(path) for path in settings.MIDDLEWARE]
+    except ImportError:
+        middlewares = []  # corsheaders itself missing is E002; a broken path, Django's error
+    if any(isinstance(m, type) and issubclass(m, cors_middleware) for m in middlewares):
+        return []
+    return [
+        Error(
+            f"{CORS_MIDDLEWARE} is not in MIDDLEWARE: browser apps of API clients cannot "
+            "call the token endpoint or the API from their origins.",
+            hint=f'Add "{CORS_MIDDLEWARE}" to MIDDLEWARE, before CommonMiddleware.',
+            id="source_oauth.E004",
+        )
+    ]

@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_FAILURE_WINDOW_SECONDS": 300,
     "REDEEMED_CODE_RETENTION_SECONDS": 30 * 24 * 3600,
     "TOKEN_CACHE_SECONDS": 300,
+    "IMAGE_MAX_PIXELS": 50_000_000,
+    "IMAGE_STORAGE": "default",
 }
 
 
@@ -69,6 +71,20 @@ class Settings:
     def TOKEN_CACHE_SECONDS(self) -> int:
         """How long a looked-up access token stays cached (0 disables the token cache)."""
         return self._get("TOKEN_CACHE_SECONDS")
+
+    @property
+    def IMAGE_MAX_PIXELS(self) -> int:
+        """Largest source image (width × height) rendered into a derivative.
+
+        Checked from the file's header before any pixel is decoded; decoding
+        costs about 4 bytes per pixel, so this bounds a rendering's memory.
+        """
+        return self._get("IMAGE_MAX_PIXELS")
+
+    @property
+    def IMAGE_STORAGE(self) -> str:
+        """Storage (``STORAGES`` alias) holding source images and their derivatives."""
+        return self._get("IMAGE_STORAGE")
 
 
 conf = Settings()

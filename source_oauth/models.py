@@ -84,6 +84,20 @@ class ImageStyle(models.Model):
     def __str__(self) -> str:
         return self.label or self.name
 
+    def clean(self) -> None:
+        """Refuse a recipe that cannot be rendered, as form errors on its fields.
+
+        Scaling needs a width or a height; cropping needs both; an exact box
+        must stay within ``IMAGE_MAX_PIXELS``. The renderer asks the same rule.
+        """
+        from django.core.exceptions import ValidationError
+
+        from .images.geometry import style_problems
+
+        problems = style_problems(self.width, self.height, self.operation, conf.IMAGE_MAX_PIXELS)
+        if problems:
+            raise ValidationError(problems)
+
 
 class ApiClient(AbstractApplication):
     """An application that talks to the CMS API: DOT's Application, with the seed's settings.

@@ -24,4 +24,5 @@ oauth_patterns = [
 
 urlpatterns = [
     re_path("", include((oauth_patterns, "oauth2_provider"))),
+    re_path("", include("source_oauth.images.urls")),  # signed image derivatives
 ]

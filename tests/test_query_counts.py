@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.oauth_helpers import new_client
 
+
 @pytest.fixture(autouse=True)
 def setup(transactional_db):
     from django.apps import apps

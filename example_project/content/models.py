@@ -5,7 +5,12 @@ from django.db import models
 class Article(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
-    image = models.ImageField(upload_to="articles/", blank=True)
+    # The stored size lets the API report an image and its derivatives without opening files.
+    image = models.ImageField(
+        upload_to="articles/", blank=True, width_field="image_width", height_field="image_height"
+    )
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -4,37 +4,34 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('oauth2_provider', '0022_refreshtoken_token_family_index'),
-        ('source_oauth', '0004_security_records'),
+        ("oauth2_provider", "0022_refreshtoken_token_family_index"),
+        ("source_oauth", "0004_security_records"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccessToken',
-            fields=[
-            ],
+            name="AccessToken",
+            fields=[],
             options={
-                'verbose_name': 'access token',
-                'verbose_name_plural': 'access tokens',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "access token",
+                "verbose_name_plural": "access tokens",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('oauth2_provider.accesstoken',),
+            bases=("oauth2_provider.accesstoken",),
         ),
         migrations.CreateModel(
-            name='RefreshToken',
-            fields=[
-            ],
+            name="RefreshToken",
+            fields=[],
             options={
-                'verbose_name': 'refresh token',
-                'verbose_name_plural': 'refresh tokens',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "refresh token",
+                "verbose_name_plural": "refresh tokens",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('oauth2_provider.refreshtoken',),
+            bases=("oauth2_provider.refreshtoken",),
         ),
     ]

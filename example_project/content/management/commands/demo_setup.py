@@ -38,8 +38,7 @@ class Command(BaseCommand):
             scopes=["content:read", "content:write"],
             image_styles=["thumbnail", "medium"],
         )
-        if "load_demo_content" in _commands():
-            call_command("load_demo_content", verbosity=0)
+        call_command("load_demo_content", stdout=self.stdout)
 
         host = options["host"]
         self.stdout.write(
@@ -51,13 +50,9 @@ class Command(BaseCommand):
                     "Get a token:",
                     f"  curl -s -u '{credentials.client_id}:{credentials.client_secret}' "
                     f"-d grant_type=client_credentials -d 'scope=content:read' {host}/oauth/token",
+                    "Call the API with it:",
+                    f"  curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {host}/api/articles/",
                     "",
                 ]
             )
         )
-
-
-def _commands() -> set[str]:
-    from django.core.management import get_commands
-
-    return set(get_commands())

@@ -1,0 +1,103 @@
+"""Bearer-token authentication for Django REST framework views (RFC 6750).
+
+A host project sets::
+
+    REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["source_oauth.authentication.BearerAuthentication"],
+        ...
+    }
+
+The token is checked by django-oauth-toolkit and oauthlib, as with DOT's own
+``OAuth2Authentication``; the lookup of an access token by its bearer string
+is ``SourceOAuth2Validator._load_access_token``, which the token cache serves.
+What this class adds is RFC 6750 at the edges: a request that presents a
+token which does not work is refused with 401 and an ``error="invalid_token"``
+challenge (DOT would let it through as anonymous), a token in the query
+string is refused, and the challenge carries ``SOURCE_OAUTH["REALM"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils.translation import gettext as _
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from rest_framework import exceptions
+from rest_framework.request import Request
+
+from .conf import conf
+
+INVALID_TOKEN = "invalid_token"
+INVALID_REQUEST = "invalid_request"
+
+
+def bearer_challenge(**params: str) -> str:
+    """A ``WWW-Authenticate`` value: ``Bearer realm="…"`` followed by ``params`` in order.
+
+    Values are quoted-strings (RFC 9110 §5.6.4) of printable ASCII: anything
+    else (a line break, a translated message's accents) is dropped, quotes
+    and backslashes are escaped, so no value can end the header early.
+    """
+    attributes = {"realm": conf.REALM, **params}
+    return "Bearer " + ", ".join(f'{name}="{_quote(value)}"' for name, value in attributes.items())
+
+
+def _quote(value: str) -> str:
+    value = "".join(char for char in str(value) if " " <= char <= "~")
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _presents_bearer_header(request: Request) -> bool:
+    scheme, _sep, _credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return scheme.lower() == "bearer"
+
+
+class BearerAuthentication(OAuth2Authentication):
+    """An access token in the ``Authorization: Bearer`` header; a bad one is a 401.
+
+    Returns ``(user, token)``. For a client-credentials token, which acts for
+    no user, ``user`` is ``AnonymousUser`` (DOT gives ``None``, which breaks
+    ``request.user.is_authenticated``). Without a token it returns None, so
+    the request is anonymous and permissions decide (see
+    ``source_oauth.permissions``).
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        if "access_token" in request.query_params:
+            # DOT refuses it too (COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT) but
+            # silently; say why, so the client developer knows what to change.
+            self._fail(
+                request,
+                INVALID_REQUEST,
+                _(
+                    "Access tokens are not accepted in the query string; send them in "
+                    "an Authorization: Bearer header."
+                ),
+            )
+        result = super().authenticate(request)
+        if result is not None:
+            user, token = result
+            if user is None:
+                return AnonymousUser(), token
+            if not getattr(user, "is_active", True):
+                self._fail(request, INVALID_TOKEN, _("The user of this access token is inactive."))
+            return user, token
+        error = getattr(request, "oauth2_error", None) or {}
+        if error or _presents_bearer_header(request):
+            # A token was presented (header or, per RFC 6750 §2.2, form body) and refused.
+            self._fail(
+                request,
+                error.get("error", INVALID_TOKEN),
+                error.get("error_description", _("The access token is invalid.")),
+            )
+        return None
+
+    def authenticate_header(self, request: Request) -> str:
+        """The challenge of a 401: the realm, plus the error when a token was refused."""
+        return bearer_challenge(**(getattr(request, "oauth2_error", None) or {}))
+
+    def _fail(self, request: Request, error: str, description: str) -> None:
+        # authenticate_header() builds the challenge from this; the body says the same.
+        request.oauth2_error = {"error": error, "error_description": description}
+        raise exceptions.AuthenticationFailed({"detail": description, "error": error})
