@@ -1,0 +1,211 @@
+"""The token cache: exact query counts of a protected request, and immediate invalidation."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, set_token_value
+
+from source_oauth.clients import rotate_client_secret
+from source_oauth.scopes import all_scopes
+from source_oauth.token_cache import PREFIX, get_access_token
+from source_oauth.validator import checksum
+from tests.oauth_helpers import new_client, web_client
+
+AccessToken = get_access_token_model()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def issue(client, user=None, scope="content:read user:profile", raw="raw-token-value-0123456789"):
+    token = AccessToken(
+        application=client,
+        user=user,
+        scope=scope,
+        expires=timezone.now() + timedelta(hours=1),
+    )
+    set_token_value(token, raw)
+    token.save()
+    return raw
+
+
+@pytest.fixture
+def user_token(catalog, user):
+    client, _ = web_client()
+    return client, issue(client, user)
+
+
+def get_me(client, raw):
+    return client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+
+def test_protected_get_costs_no_query_warm_and_one_cold(client, user_token):
+    _, raw = user_token
+    all_scopes()  # the scope catalogue has its own cache entry, loaded once
+    with CaptureQueriesContext(connection) as cold:
+        assert get_me(client, raw).status_code == 200
+    with CaptureQueriesContext(connection) as warm:
+        response = get_me(client, raw)
+    assert response.status_code == 200
+    assert response.json()["username"] == "alice"
+    assert len(cold.captured_queries) == 1, [q["sql"] for q in cold.captured_queries]
+    assert len(warm.captured_queries) == 0, [q["sql"] for q in warm.captured_queries]
+
+
+def test_app_only_token_warm_is_free_too(client, catalog):
+    api_client, _ = new_client(scopes=["content:read"])
+    raw = issue(api_client, scope="content:read")
+    all_scopes()
+    get_access_token(checksum(raw))
+    with CaptureQueriesContext(connection) as warm:
+        response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 403  # needs a user, said without touching the database
+    assert len(warm.captured_queries) == 0
+
+
+def cached(raw):
+    from django.core.cache import cache
+
+    return cache.get(PREFIX + checksum(raw)) is not None
+
+
+def test_revoking_a_token_drops_it_at_once(client, user_token):
+    _, raw = user_token
+    get_me(client, raw)
+    assert cached(raw)
+    AccessToken.objects.get(token_checksum=checksum(raw)).revoke()
+    assert not cached(raw)
+    assert get_me(client, raw).status_code == 401
+
+
+@pytest.mark.parametrize("change", ["settings", "rotation", "deletion"])
+def test_changing_the_client_drops_its_tokens(client, user_token, change):
+    api_client, raw = user_token
+    get_me(client, raw)
+    assert cached(raw)
+    if change == "settings":
+        api_client.third_party = True
+        api_client.save()
+    elif change == "rotation":
+        rotate_client_secret(api_client)
+    else:
+        api_client.delete()
+    assert not cached(raw)
+    assert get_me(client, raw).status_code == (401 if change == "deletion" else 200)
+
+
+def test_deactivating_the_user_drops_the_token(client, user_token, user):
+    _, raw = user_token
+    get_me(client, raw)
+    user.is_active = False
+    user.save()
+    assert not cached(raw)
+    assert get_me(client, raw).status_code == 401
+
+
+def test_cache_can_be_disabled(client, user_token, settings):
+    settings.SOURCE_OAUTH = {"TOKEN_CACHE_SECONDS": 0}
+    _, raw = user_token
+    get_me(client, raw)
+    assert not cached(raw)
+
+
+# --- two servers sharing Redis ------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url():
+    """The test database, as a URL the server processes can open."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    return (
+        f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:"
+        f"{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+
+
+@pytest.fixture
+def two_servers(transactional_db):
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": "redis://127.0.0.1:6379/13",
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+    }
+    redis.Redis(host="127.0.0.1", port=6379, db=13).flushdb()
+    servers, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        servers.append(
+            subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        for url in urls:
+            while True:
+                try:
+                    requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        yield urls
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+        redis.Redis(host="127.0.0.1", port=6379, db=13).flushdb()
+
+
+def test_revocation_on_one_server_is_honoured_at_once_by_another(two_servers):
+    from django.apps import apps
+
+    from source_oauth.catalog import ensure_catalog
+
+    ensure_catalog(apps)
+    first, second = two_servers
+    api_client, secret = new_client(scopes=["content:read"])
+    token = requests.post(
+        f"{first}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(api_client.client_id, secret),
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    # Both servers have now cached the token.
+    assert requests.get(f"{first}/api/articles/", headers=headers).status_code == 200
+    assert requests.get(f"{second}/api/articles/", headers=headers).status_code == 200
+
+    revoked = requests.post(
+        f"{first}/oauth/revoke", data={"token": token}, auth=(api_client.client_id, secret)
+    )
+    assert revoked.status_code == 200
+    response = requests.get(f"{second}/api/articles/", headers=headers)
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
