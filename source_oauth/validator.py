@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
@@ -30,6 +31,8 @@ from .scopes import client_scope_names
 from .secrets import check_secret
 
 GrantType = ApiClient.GrantType
+# RFC 7636 §4.2: BASE64URL(SHA256(verifier)) without padding is 43 characters.
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 Grant = get_grant_model()
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -72,7 +75,7 @@ class SourceOAuth2Validator(OAuth2Validator):
         client = getattr(request, "client", None)
         if isinstance(client, ApiClient) and client.client_id == client_id:
             return client
-        if not client_id or not isinstance(client_id, str):
+        if not client_id or not isinstance(client_id, str) or "\x00" in client_id:
             return None
         try:
             client = ApiClient.objects.prefetch_related("allowed_scopes").get(client_id=client_id)
@@ -153,12 +156,25 @@ class SourceOAuth2Validator(OAuth2Validator):
     # --- authorization codes --------------------------------------------------------
 
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
-        """PKCE is required of every client, with S256 only (RFC 9700 §2.1.1)."""
-        method = getattr(request, "code_challenge_method", None)
-        if getattr(request, "code_challenge", None) is not None and method != "S256":
-            raise errors.InvalidRequestError(
-                description="code_challenge_method must be S256.", request=request
-            )
+        """PKCE is required of every client, with S256 only (RFC 9700 §2.1.1).
+
+        oauthlib asks this while validating an authorization request, before it
+        is stored, so the parameters that end in the stored grant are checked
+        here too: a well-formed challenge, a nonce that fits its column.
+        """
+        challenge = getattr(request, "code_challenge", None)
+        if challenge is not None:
+            if getattr(request, "code_challenge_method", None) != "S256":
+                raise errors.InvalidRequestError(
+                    description="code_challenge_method must be S256.", request=request
+                )
+            if not S256_CHALLENGE.fullmatch(challenge):
+                raise errors.InvalidRequestError(
+                    description="code_challenge must be 43 base64url characters (RFC 7636).",
+                    request=request,
+                )
+        if len(getattr(request, "nonce", None) or "") > 255:
+            raise errors.InvalidRequestError(description="nonce is too long.", request=request)
         return True
 
     def validate_code(
@@ -170,6 +186,8 @@ class SourceOAuth2Validator(OAuth2Validator):
         checks that follow. A code that no longer exists but was redeemed
         before is a replay: the tokens issued from it are revoked.
         """
+        if not code or "\x00" in code or len(code) > 255:
+            return False
         grant = Grant.objects.filter(code=code, application=client).first()
         if grant is None:
             self._revoke_replayed_code(code, client)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -20,11 +21,45 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.signals import app_authorized
+from oauthlib.common import urldecode
 
 from . import ratelimit
 from .conf import conf
 from .models import ApiClient
 from .validator import parse_client_credentials
+
+
+def malformed(request: HttpRequest) -> tuple[str, str] | None:
+    """Say (error code, description) what makes a request unreadable, before oauthlib sees it.
+
+    Each of these would otherwise surface as a 500 from below (oauthlib's
+    query-string decoder, a NUL byte reaching PostgreSQL, DOT's unguarded
+    ``urlsplit`` of a ``resource``) or be silently accepted (DOT keeps the
+    last of repeated parameters, which RFC 6749 §3.1 forbids).
+    """
+    try:
+        urldecode(request.META.get("QUERY_STRING", ""))
+    except ValueError:
+        return "invalid_request", "The query string is not valid URL encoding."
+    for params in (request.GET, request.POST):
+        for key, values in params.lists():
+            if len(values) > 1:
+                return "invalid_request", f"The parameter {key!r} is repeated."
+            if "\x00" in key or "\x00" in values[0]:
+                return "invalid_request", "Parameters must not contain NUL characters."
+    if "\x00" in request.META.get("HTTP_AUTHORIZATION", ""):
+        return "invalid_request", "The Authorization header must not contain NUL characters."
+    try:
+        for value in (*request.GET.getlist("resource"), *request.POST.getlist("resource")):
+            urlsplit(value)
+    except ValueError:
+        return "invalid_target", "The resource parameter is not a valid URI (RFC 8707)."
+    return None
+
+
+def refusal(problem: tuple[str, str]) -> HttpResponse:
+    error, description = problem
+    return no_store(JsonResponse({"error": error, "error_description": description}, status=400))
 
 
 def no_store(response: HttpResponse) -> HttpResponse:
@@ -68,6 +103,31 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     template_name = "source_oauth/authorize.html"
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        problem = malformed(request)
+        if problem:
+            return self.error_page(*problem)
+        return super().dispatch(request, *args, **kwargs)
+
+    def error_page(self, error: str, description: str) -> HttpResponse:
+        """An error shown to the user, never a redirect: the request named no safe target."""
+        self.oauth2_data = {}
+        return self.render_to_response(
+            {"error": {"error": error, "description": description}}, status=400
+        )
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        # DOT trusts the posted client_id and redirect_uri (it would 500 on an unknown
+        # client and redirect a denial to any URI); check them as the GET did.
+        client = ApiClient.objects.filter(client_id=form.cleaned_data.get("client_id")).first()
+        if client is None:
+            return self.error_page("invalid_request", "Unknown client.")
+        if not client.redirect_uri_allowed(form.cleaned_data.get("redirect_uri") or ""):
+            return self.error_page(
+                "invalid_request", "The redirect URI is not registered for this client."
+            )
+        return super().form_valid(form)
+
     def redirect(self, redirect_to: str, application: ApiClient | None) -> HttpResponse:
         if application is None:
             # DOT falls back to global schemes; a validated client knows its own.
@@ -107,7 +167,12 @@ class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Not DOT's post(): it routes the device grant to its own flow before oauthlib
         # sees it. The device grant is not offered, so oauthlib answers every grant type.
+        problem = malformed(request)
+        if problem:
+            return refusal(problem)
         response = too_many_failures(request) or self.token_response(request)
+        # The body is JSON even when DOT builds the response from an error's headers.
+        response["Content-Type"] = "application/json"
         return no_store(challenge_client_auth(response))
 
     def token_response(self, request: HttpRequest) -> HttpResponse:
@@ -129,7 +194,12 @@ class TokenView(dot_views.TokenView):
 @method_decorator(sensitive_post_parameters(*SENSITIVE), name="dispatch")
 class RevokeTokenView(dot_views.RevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        problem = malformed(request)
+        if problem:
+            return refusal(problem)
         response = too_many_failures(request) or super().post(request, *args, **kwargs)
+        if response.content:
+            response["Content-Type"] = "application/json"
         return no_store(challenge_client_auth(response))
 
 
@@ -145,6 +215,9 @@ class IntrospectTokenView(dot_views.IntrospectTokenView):
         return JsonResponse({"error": "invalid_client"}, status=401)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        problem = malformed(request)
+        if problem:
+            return refusal(problem)
         response = too_many_failures(request) or super().dispatch(request, *args, **kwargs)
         return no_store(challenge_client_auth(response))
 
