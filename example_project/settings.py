@@ -5,6 +5,7 @@ DATABASE_URL is set. Redis as the cache when REDIS_URL is set.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -68,7 +69,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not ":memory:", so the live server's threads each get their own connection.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+    # One file per test run, so parallel runs from one checkout cannot clash.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"source_oauth_test_{os.getpid()}.sqlite3")
+    }
 
 if os.environ.get("REDIS_URL"):
     CACHES = {
