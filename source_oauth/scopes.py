@@ -7,6 +7,7 @@ pick a default; the client's own allowance is the least surprising one).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.cache import caches
@@ -19,21 +20,36 @@ from .models import Scope
 CACHE_KEY = "source_oauth:scopes"
 
 
+# This process's copy, for LOCAL_SECONDS: (monotonic deadline, scopes).
+_local: tuple[float, dict[str, str]] | None = None
+LOCAL_SECONDS = 30
+
+
 def all_scopes() -> dict[str, str]:
-    """Every scope name with its description, from the cache when possible.
+    """Every scope name with its description, without a query when possible.
 
     DOT asks for this on every bearer-protected request (``AccessToken.scopes``),
-    so it must not cost a query there.
+    so it must cost neither a query nor a cache round trip there: this process
+    keeps a copy for ``LOCAL_SECONDS``, behind the shared cache. A changed
+    description reaches other servers within that time; which scopes a token
+    carries never depends on it.
     """
+    global _local
+    now = time.monotonic()
+    if _local is not None and _local[0] > now:
+        return _local[1]
     cache = caches[conf.CACHE_ALIAS]
     scopes = cache.get(CACHE_KEY)
     if scopes is None:
         scopes = dict(Scope.objects.values_list("name", "description"))
         cache.set(CACHE_KEY, scopes, None)
+    _local = (now + LOCAL_SECONDS, scopes)
     return scopes
 
 
 def _forget_scopes(**kwargs: Any) -> None:
+    global _local
+    _local = None
     caches[conf.CACHE_ALIAS].delete(CACHE_KEY)
 
 

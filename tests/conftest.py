@@ -15,8 +15,11 @@ def _fresh_cache():
     """Each test starts with an empty cache (tokens, scopes, rate limits live there)."""
     from django.core.cache import caches
 
+    from source_oauth import scopes
+
     for cache in caches.all():
         cache.clear()
+    scopes._forget_scopes()
     yield
 
 
