@@ -72,8 +72,10 @@ def forget_tokens_of(**lookup: Any) -> None:
     )
 
 
-def _token_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
-    forget([instance.token_checksum])
+def _token_changed(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
+    # A token just created cannot be cached yet: no round trip for it on issuance.
+    if not created:
+        forget([instance.token_checksum])
 
 
 def _client_changed(sender: Any, instance: ApiClient, **kwargs: Any) -> None:

@@ -1,0 +1,169 @@
+"""Set up one benchmark configuration in its own fresh database, in process.
+
+Run by ``bench/run.py`` as ``python -m bench.prepare CONFIG WORKDIR`` with
+``DJANGO_SETTINGS_MODULE``, ``DATABASE_URL`` (and ``REDIS_URL``) set. It
+
+1. migrates the (empty) database;
+2. creates the API client the load test authenticates as (source_oauth: with
+   ``manage.py create_api_client ... --json``; stock DOT: an ``Application``,
+   its secret PBKDF2-hashed or, for ``stock-unhashed``, stored as is);
+3. stores the access tokens of the "cold" protected GET (each used once, so
+   none is in any token cache) and writes them, one a line, to files: one
+   file per use (``cold=N warmup=N profile=N`` on the command line);
+4. counts the SQL statements of each benchmarked request, run once with
+   Django's test client under ``CaptureQueriesContext`` after a warm-up
+   request, and keeps their SQL;
+5. clears the cache, so the servers start with nothing cached;
+
+and prints one JSON object: the client's credentials, the paths, the counts.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import secrets
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import django
+
+
+def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
+    django.setup()
+
+    from django.core.cache import cache
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+    from oauth2_provider.models import (
+        get_access_token_model,
+        get_application_model,
+        set_token_value,
+    )
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+    Application = get_application_model()
+    AccessToken = get_access_token_model()
+
+    if config == "source_oauth":
+        out = io.StringIO()
+        call_command(
+            "create_api_client",
+            "Benchmark",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "content:read",
+            "--json",
+            stdout=out,
+        )
+        credentials = json.loads(out.getvalue())
+        client_id, client_secret = credentials["client_id"], credentials["client_secret"]
+        scope, token_path = "content:read", "/oauth/token"
+    else:
+        from oauth2_provider.generators import generate_client_secret
+
+        client_secret = generate_client_secret()
+        app = Application.objects.create(
+            name="Benchmark",
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+            client_secret=client_secret,
+            hash_client_secret=(config == "stock-hashed"),
+        )
+        client_id = app.client_id
+        scope, token_path = "read", "/o/token/"
+    application = Application.objects.get(client_id=client_id)
+    stored_secret = application.client_secret
+
+    # Tokens for the cold protected GET, stored as the token endpoint stores them.
+    expires = timezone.now() + timedelta(days=1)
+
+    def store_tokens(count: int, path: Path) -> None:
+        values = []
+        objs = []
+        for _ in range(count):
+            value = secrets.token_urlsafe(30)
+            token = AccessToken(application=application, expires=expires, scope=scope)
+            set_token_value(token, value)
+            objs.append(token)
+            values.append(value)
+        AccessToken.objects.bulk_create(objs, batch_size=2000)
+        path.write_text("\n".join(values) + "\n")
+
+    token_files = {}
+    for use, count in counts.items():
+        token_files[use] = str(workdir / f"{config}-{use}-tokens.txt")
+        store_tokens(count, Path(token_files[use]))
+
+    # --- SQL statements per request --------------------------------------------
+    http = Client()
+    basic = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+
+    def token_request():
+        return http.post(
+            token_path,
+            {"grant_type": "client_credentials", "scope": scope},
+            HTTP_AUTHORIZATION=basic,
+        )
+
+    def get(path: str, token: str | None = None):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        return http.get(path, **headers)
+
+    def measure(make_request) -> dict[str, Any]:
+        with CaptureQueriesContext(connection) as captured:
+            response = make_request()
+        return {
+            "status": response.status_code,
+            "count": len(captured.captured_queries),
+            "sql": [query["sql"] for query in captured.captured_queries],
+        }
+
+    token_request()  # warm-up: whatever loads once per process
+    queries = {"token": measure(token_request)}
+    bearer = json.loads(token_request().content)["access_token"]
+    get("/bench/items/", bearer)  # first use: fills a token cache, if any
+    queries["warm"] = measure(lambda: get("/bench/items/", bearer))
+
+    def fresh_token() -> str:
+        value = secrets.token_urlsafe(30)
+        token = AccessToken(application=application, expires=expires, scope=scope)
+        set_token_value(token, value)
+        token.save()
+        return value
+
+    first, second = fresh_token(), fresh_token()
+    cache.clear()  # whatever was cached when the tokens were saved is gone
+    get("/bench/items/", first)  # warm-up: caches everything but ``second``
+    queries["cold"] = measure(lambda: get("/bench/items/", second))
+    get("/bench/public/")
+    queries["public"] = measure(lambda: get("/bench/public/"))
+    queries["unknown token"] = measure(lambda: get("/bench/items/", "not-a-token"))
+
+    cache.clear()
+    connection.close()
+    return {
+        "config": config,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "stored_secret_prefix": stored_secret.split("$", 1)[0] if "$" in stored_secret else "plain",
+        "scope": scope,
+        "token_path": token_path,
+        "token_files": token_files,
+        "queries": queries,
+    }
+
+
+if __name__ == "__main__":
+    # python -m bench.prepare CONFIG WORKDIR cold=N warmup=N [profile=N]
+    counts = {use: int(n) for use, _, n in (arg.partition("=") for arg in sys.argv[3:])}
+    result = main(sys.argv[1], Path(sys.argv[2]), counts)
+    print(json.dumps(result))
