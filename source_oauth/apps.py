@@ -8,10 +8,11 @@ class SourceOAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import audit, checks, redaction, token_cache  # noqa: F401  (audit trail, checks)
+        from . import audit, checks, client_cache, redaction, token_cache  # noqa: F401
 
         redaction.install()
         token_cache.connect()
+        client_cache.connect()
         from . import cors, permissions  # noqa: F401  (their signal receivers)
 
         if apps.is_installed("django.contrib.admin"):

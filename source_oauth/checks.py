@@ -104,3 +104,60 @@ def check_cors_middleware(app_configs: Any = None, **kwargs: Any) -> list[Error]
             id="source_oauth.E004",
         )
     ]
+
+
+@register(Tags.caches)
+def check_process_cache(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Each process's own copy needs redis-py, to hear what other servers forget."""
+    from .conf import conf
+
+    url = conf.PROCESS_CACHE_REDIS_URL
+    if not url:
+        return []
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        return [
+            Error(
+                'SOURCE_OAUTH["PROCESS_CACHE_REDIS_URL"] is set but the redis package is '
+                "not installed.",
+                hint="pip install redis (or django-redis), or remove the setting.",
+                id="source_oauth.E005",
+            )
+        ]
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return [
+            Error(
+                f'SOURCE_OAUTH["PROCESS_CACHE_REDIS_URL"] is not a Redis URL: {url!r}.',
+                hint="Use redis://host:port/db, rediss://… or unix://path, usually the "
+                "location of your Redis cache.",
+                id="source_oauth.E005",
+            )
+        ]
+    return []
+
+
+PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
+
+
+@register(Tags.caches, deploy=True)
+def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """With a per-process cache, a revoked token stays cached in every other process."""
+    from .conf import conf
+
+    backend = settings.CACHES.get(conf.CACHE_ALIAS, {}).get("BACKEND", "")
+    if backend not in PER_PROCESS_CACHES:
+        return []
+    if not (conf.TOKEN_CACHE_SECONDS or conf.CLIENT_CACHE_SECONDS):
+        return []
+    return [
+        Warning(
+            f'The "{conf.CACHE_ALIAS}" cache is local to each process: a token revoked or '
+            "a client changed in one process is still honoured by the others until their "
+            'cache entries expire (SOURCE_OAUTH["TOKEN_CACHE_SECONDS"], '
+            '["CLIENT_CACHE_SECONDS"]).',
+            hint="In production use a cache every server shares, such as Redis, as "
+            'SOURCE_OAUTH["CACHE_ALIAS"]; or set both to 0.',
+            id="source_oauth.W002",
+        )
+    ]

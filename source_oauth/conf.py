@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_FAILURE_WINDOW_SECONDS": 300,
     "REDEEMED_CODE_RETENTION_SECONDS": 30 * 24 * 3600,
     "TOKEN_CACHE_SECONDS": 300,
+    "CLIENT_CACHE_SECONDS": 300,
+    "PROCESS_CACHE_REDIS_URL": None,
+    "PROCESS_CACHE_SECONDS": 60,
+    "PROCESS_CACHE_MAX_ENTRIES": 1000,
     "IMAGE_MAX_PIXELS": 50_000_000,
     "IMAGE_STORAGE": "default",
 }
@@ -71,6 +75,26 @@ class Settings:
     def TOKEN_CACHE_SECONDS(self) -> int:
         """How long a looked-up access token stays cached (0 disables the token cache)."""
         return self._get("TOKEN_CACHE_SECONDS")
+
+    @property
+    def CLIENT_CACHE_SECONDS(self) -> int:
+        """How long a looked-up API client stays cached (0 disables the client cache)."""
+        return self._get("CLIENT_CACHE_SECONDS")
+
+    @property
+    def PROCESS_CACHE_REDIS_URL(self) -> str | None:
+        """Redis whose pub/sub lets each process keep its own copy of tokens and clients."""
+        return self._get("PROCESS_CACHE_REDIS_URL")
+
+    @property
+    def PROCESS_CACHE_SECONDS(self) -> int:
+        """How long a process keeps its copy of a cache entry, at most."""
+        return self._get("PROCESS_CACHE_SECONDS")
+
+    @property
+    def PROCESS_CACHE_MAX_ENTRIES(self) -> int:
+        """How many entries a process keeps a copy of, at most (each about 2 KiB)."""
+        return self._get("PROCESS_CACHE_MAX_ENTRIES")
 
     @property
     def IMAGE_MAX_PIXELS(self) -> int:

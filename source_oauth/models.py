@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider import models as dot_models
 from oauth2_provider.models import AbstractApplication
@@ -209,6 +210,15 @@ class ApiClient(AbstractApplication):
         if self.GrantType.AUTHORIZATION_CODE in self.grant_types:
             return self.GRANT_AUTHORIZATION_CODE
         return self.GRANT_CLIENT_CREDENTIALS if self.grant_types else ""
+
+    @cached_property
+    def allowed_scope_names(self) -> list[str]:
+        """The names of the allowed scopes, sorted; loaded once per instance.
+
+        Kept on the instance so a cached client (``client_cache``) answers
+        scope questions without a query.
+        """
+        return sorted(self.allowed_scopes.values_list("name", flat=True))
 
     def allows_grant_type(self, *grant_types: str) -> bool:
         """Answer DOT, which names grants its own way (``authorization-code``)."""

@@ -58,8 +58,8 @@ post_delete.connect(_forget_scopes, sender=Scope, dispatch_uid="source_oauth_sco
 
 
 def client_scope_names(application: Any) -> list[str]:
-    """Names of the scopes ``application`` may be granted, from its prefetch if present."""
-    return sorted(scope.name for scope in application.allowed_scopes.all())
+    """Names of the scopes ``application`` may be granted (loaded once per instance)."""
+    return application.allowed_scope_names
 
 
 class ScopesBackend(BaseScopes):

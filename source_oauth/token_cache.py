@@ -1,9 +1,8 @@
 """A cache of access tokens, so a protected request costs no SQL when warm.
 
-Entries live in Django's cache (``SOURCE_OAUTH["CACHE_ALIAS"]``; Redis in
-production, shared by every server) under the token's SHA-256 checksum,
-never the token itself. An entry holds the ``AccessToken`` with its client
-and user, and lives at most ``TOKEN_CACHE_SECONDS`` and never past the
+Entries live in the shared cache (``shared_cache``) under the token's SHA-256
+checksum, never the token itself. An entry holds the ``AccessToken`` with its
+client and user, and lives at most ``TOKEN_CACHE_SECONDS`` and never past the
 token's expiry.
 
 Invalidation is immediate and explicit: deleting or saving a token (DOT
@@ -15,14 +14,15 @@ cache.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
+from . import shared_cache
 from .conf import conf
 from .models import ApiClient
 
@@ -30,7 +30,7 @@ AccessToken = get_access_token_model()
 PREFIX = "source_oauth:token:"
 
 
-def _key(token_checksum: str) -> str:
+def key(token_checksum: str) -> str:
     return PREFIX + token_checksum
 
 
@@ -40,9 +40,8 @@ def get_access_token(token_checksum: str) -> Any:
     A hit costs no SQL; a miss costs one query, whose result is cached.
     """
     timeout = conf.TOKEN_CACHE_SECONDS
-    cache = caches[conf.CACHE_ALIAS]
     if timeout:
-        cached = cache.get(_key(token_checksum))
+        cached = shared_cache.read(key(token_checksum))
         if cached is not None:
             return cached
     token = (
@@ -52,15 +51,12 @@ def get_access_token(token_checksum: str) -> Any:
     )
     if token is not None and timeout:
         remaining = int((token.expires - timezone.now()).total_seconds())
-        if remaining > 0:
-            cache.set(_key(token_checksum), token, min(timeout, remaining))
+        shared_cache.remember(key(token_checksum), token, min(timeout, remaining))
     return token
 
 
-def forget(checksums: Any) -> None:
-    keys = [_key(checksum) for checksum in checksums if checksum]
-    if keys:
-        caches[conf.CACHE_ALIAS].delete_many(keys)
+def forget(checksums: Iterable[str]) -> None:
+    shared_cache.forget(key(checksum) for checksum in checksums if checksum)
 
 
 def forget_tokens_of(**lookup: Any) -> None:

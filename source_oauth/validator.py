@@ -24,7 +24,7 @@ from oauth2_provider.models import (
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import audit, ratelimit, token_cache
+from . import audit, client_cache, ratelimit, token_cache
 from .conf import conf
 from .models import ApiClient, RedeemedCode
 from .scopes import client_scope_names
@@ -71,18 +71,19 @@ class SourceOAuth2Validator(OAuth2Validator):
     # --- clients ------------------------------------------------------------------
 
     def _load_application(self, client_id: str, request: Any) -> ApiClient | None:
-        # One query for the client and one for its scopes, once per request.
+        # Once per request, from the client cache: no query when warm.
         client = getattr(request, "client", None)
         if isinstance(client, ApiClient) and client.client_id == client_id:
             return client
-        if not client_id or not isinstance(client_id, str) or "\x00" in client_id:
+        if not client_id or not isinstance(client_id, str):
             return None
         try:
-            client = ApiClient.objects.prefetch_related("allowed_scopes").get(client_id=client_id)
-        except (ApiClient.DoesNotExist, ValueError):
-            # ValueError: PostgreSQL refuses NUL bytes in a string literal.
+            client = client_cache.get_client(client_id)
+        except ValueError:
+            # PostgreSQL refuses NUL bytes; lone surrogates encode to nothing.
             return None
-        request.client = client
+        if client is not None:
+            request.client = client
         return client
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:

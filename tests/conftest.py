@@ -1,9 +1,19 @@
 import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+import requests
 from django.apps import apps as django_apps
+from django.db import connection
 
 from source_oauth.catalog import ensure_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = "redis://127.0.0.1:6379/13"
 
 # The live server speaks plain http on loopback; tell the OAuth client libraries so.
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
@@ -50,3 +60,72 @@ def user(db, django_user_model):
 @pytest.fixture
 def user_password():
     return "correct horse battery staple"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url():
+    """The test database, as a URL the server processes can open."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    return (
+        f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:"
+        f"{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+
+
+def server_env():
+    """The environment of a server process sharing this test's database and Redis."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+    }
+
+
+@pytest.fixture
+def two_servers(transactional_db):
+    """Base URLs of two runserver processes on one database, sharing a Redis cache."""
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    env = server_env()
+    redis.Redis(host="127.0.0.1", port=6379, db=13).flushdb()
+    servers, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        servers.append(
+            subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        for url in urls:
+            while True:
+                try:
+                    requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        yield urls
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+        redis.Redis(host="127.0.0.1", port=6379, db=13).flushdb()

@@ -1,5 +1,8 @@
 """Exact SQL statement counts of the token endpoint (issue #7 budget: at most 3).
 
+A warm request (its client in the client cache) costs one statement, the
+INSERT of the token; a cold one three.
+
 Counted with ``transactional_db``, as in production: each request runs in
 autocommit mode, so DOT's ``atomic()`` is a real transaction, not the
 SAVEPOINT it becomes inside a test-case transaction.
@@ -29,20 +32,34 @@ def basic(client_id, secret):
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
-def test_client_credentials_token_request_costs_three_statements(client):
-    api_client, secret = new_client(scopes=["content:read", "content:write"])
-    # Warm up anything lazily loaded once per process.
-    client.post(
+def token_request(client, api_client, secret, scope="content:read"):
+    return client.post(
         "/oauth/token",
-        {"grant_type": "client_credentials"},
+        {"grant_type": "client_credentials", "scope": scope},
         HTTP_AUTHORIZATION=basic(api_client.client_id, secret),
     )
+
+
+def test_client_credentials_token_request_costs_one_statement_warm(client):
+    api_client, secret = new_client(scopes=["content:read", "content:write"])
+    cache.clear()  # as if the client had been created a while ago (see shared_cache)
+    token_request(client, api_client, secret)  # loads the client into its cache
     with CaptureQueriesContext(connection) as queries:
-        response = client.post(
-            "/oauth/token",
-            {"grant_type": "client_credentials", "scope": "content:read"},
-            HTTP_AUTHORIZATION=basic(api_client.client_id, secret),
-        )
+        response = token_request(client, api_client, secret)
+    assert response.status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The new access token; no client lookup, no transaction statements.
+    assert len(statements) == 1, statements
+    assert statements[0].startswith("INSERT")
+
+
+def test_client_credentials_token_request_costs_three_statements_cold(client):
+    api_client, secret = new_client(scopes=["content:read", "content:write"])
+    cache.clear()
+    token_request(client, api_client, secret, scope="content:write")  # warms up the process
+    cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        response = token_request(client, api_client, secret)
     assert response.status_code == 200
     statements = [q["sql"] for q in queries.captured_queries]
     # The client, its allowed scopes, the new access token; no transaction statements.

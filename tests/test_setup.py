@@ -79,3 +79,40 @@ def test_manage_py_check_runs_the_checks(settings, capsys):
     settings.OAUTH2_PROVIDER = {**OAUTH2_PROVIDER, "PKCE_REQUIRED": False}
     call_command("check")
     assert "source_oauth.W001" in capsys.readouterr().err
+
+
+def test_e005_process_cache_needs_a_redis_url(settings):
+    from source_oauth.checks import check_process_cache
+
+    settings.SOURCE_OAUTH = {"PROCESS_CACHE_REDIS_URL": "memcached://127.0.0.1:11211"}
+    messages = check_process_cache()
+    assert ids(messages) == {"source_oauth.E005"}
+    assert "memcached://" in messages[0].msg
+    settings.SOURCE_OAUTH = {"PROCESS_CACHE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    assert check_process_cache() == []
+
+
+def test_e005_process_cache_needs_redis_py(settings, monkeypatch):
+    import sys
+
+    from source_oauth.checks import check_process_cache
+
+    settings.SOURCE_OAUTH = {"PROCESS_CACHE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis now raises ImportError
+    messages = check_process_cache()
+    assert ids(messages) == {"source_oauth.E005"}
+    assert "not installed" in messages[0].msg
+
+
+def test_w002_per_process_cache_is_a_deploy_warning(settings):
+    from source_oauth.checks import check_shared_cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ids(check_shared_cache()) == {"source_oauth.W002"}
+    assert "source_oauth.W002" not in ids(run_checks())  # only with --deploy
+    assert "source_oauth.W002" in ids(run_checks(include_deployment_checks=True))
+    settings.SOURCE_OAUTH = {"TOKEN_CACHE_SECONDS": 0, "CLIENT_CACHE_SECONDS": 0}
+    assert check_shared_cache() == []
+    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": ""}}
+    settings.SOURCE_OAUTH = {}
+    assert check_shared_cache() == []

@@ -1,10 +1,5 @@
 """The token cache: exact query counts of a protected request, and immediate invalidation."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 
+from source_oauth import shared_cache
 from source_oauth.clients import rotate_client_secret
 from source_oauth.scopes import all_scopes
 from source_oauth.token_cache import PREFIX, get_access_token
@@ -72,9 +68,7 @@ def test_app_only_token_warm_is_free_too(client, catalog):
 
 
 def cached(raw):
-    from django.core.cache import cache
-
-    return cache.get(PREFIX + checksum(raw)) is not None
+    return shared_cache.read(PREFIX + checksum(raw)) is not None
 
 
 def test_revoking_a_token_drops_it_at_once(client, user_token):
@@ -118,70 +112,7 @@ def test_cache_can_be_disabled(client, user_token, settings):
     assert not cached(raw)
 
 
-# --- two servers sharing Redis ------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url():
-    """The test database, as a URL the server processes can open."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return (
-        f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-
-
-@pytest.fixture
-def two_servers(transactional_db):
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": "redis://127.0.0.1:6379/13",
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-    }
-    redis.Redis(host="127.0.0.1", port=6379, db=13).flushdb()
-    servers, urls = [], []
-    for _ in range(2):
-        port = free_port()
-        servers.append(
-            subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 30
-        for url in urls:
-            while True:
-                try:
-                    requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-        yield urls
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
-        redis.Redis(host="127.0.0.1", port=6379, db=13).flushdb()
+# --- two servers sharing Redis (the two_servers fixture is in conftest) ----------------
 
 
 def test_revocation_on_one_server_is_honoured_at_once_by_another(two_servers):

@@ -1,0 +1,162 @@
+"""Each process's copy of tokens and clients: no round trip when warm, exact through pub/sub."""
+
+import pytest
+import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from source_oauth import process_cache, shared_cache, token_cache
+from source_oauth.process_cache import ProcessCache
+from source_oauth.validator import checksum
+from tests.conftest import REDIS_URL
+from tests.oauth_helpers import new_client
+from tests.test_token_cache import issue
+
+redis = pytest.importorskip("redis")
+
+
+@pytest.fixture
+def redis_server():
+    server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        server.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    return server
+
+
+@pytest.fixture
+def enabled(redis_server, settings):
+    settings.SOURCE_OAUTH = {"PROCESS_CACHE_REDIS_URL": REDIS_URL}
+    yield process_cache.current()
+    process_cache._instance = None
+
+
+def confirmed(cache):
+    """A cache whose subscription Redis has confirmed (the first read waits for nothing)."""
+    for _ in range(100):
+        if cache.get("any") is None and cache.confirmed:
+            return cache
+        redis.Redis.from_url(REDIS_URL).ping()
+    raise AssertionError("the subscription was never confirmed")
+
+
+@pytest.fixture
+def two_processes(redis_server):
+    """Two process caches on one Redis, as two workers would have."""
+    first, second = ProcessCache(REDIS_URL), ProcessCache(REDIS_URL)
+    yield confirmed(first), confirmed(second)
+    for cache in (first, second):
+        cache._drop()
+
+
+def test_a_forgotten_key_is_dropped_by_every_process_at_once(two_processes):
+    first, second = two_processes
+    first.put("source_oauth:token:abc", "token")
+    second.put("source_oauth:token:abc", "token")
+    second.put("source_oauth:token:other", "other")
+    first.publish(["source_oauth:token:abc"])
+    # No wait: publish() returns once Redis has written the message to both.
+    assert first.get("source_oauth:token:abc") is None
+    assert second.get("source_oauth:token:abc") is None
+    assert second.get("source_oauth:token:other") == "other"
+
+
+def test_a_lost_subscription_drops_the_whole_copy(two_processes, redis_server):
+    first, _ = two_processes
+    first.put("source_oauth:token:abc", "token")
+    assert first.get("source_oauth:token:abc") == "token"
+    # Messages published while it is disconnected would be lost: nothing can be trusted.
+    redis_server.client_kill_filter(_type="pubsub")
+    assert first.get("source_oauth:token:abc") is None
+    assert first.entries == {}
+
+
+def test_nothing_is_kept_before_the_subscription_is_confirmed(redis_server):
+    cache = ProcessCache(REDIS_URL)
+    cache.put("source_oauth:token:abc", "token")
+    assert cache.entries == {}
+    cache._drop()
+
+
+def test_an_unreachable_redis_turns_the_copy_off(settings):
+    cache = ProcessCache("redis://127.0.0.1:1/0")
+    assert cache.get("key") is None
+    cache.put("key", "value")
+    assert cache.entries == {}
+
+
+def test_copies_expire(two_processes, settings):
+    first, _ = two_processes
+    settings.SOURCE_OAUTH = {"PROCESS_CACHE_SECONDS": -1}
+    first.put("source_oauth:token:abc", "token")
+    assert first.get("source_oauth:token:abc") is None
+
+
+def test_a_warm_protected_request_needs_no_cache_round_trip(enabled, client, catalog, user):
+    api_client, _ = new_client(scopes=["user:profile"])
+    raw = issue(api_client, user, scope="user:profile")
+    confirmed(enabled)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert client.get("/api/me/", **headers).status_code == 200  # read into both caches
+    shared_cache_reads = []
+    real_get = shared_cache.caches[shared_cache.conf.CACHE_ALIAS].get
+
+    def counting_get(*args, **kwargs):
+        shared_cache_reads.append(args)
+        return real_get(*args, **kwargs)
+
+    backend = shared_cache.caches[shared_cache.conf.CACHE_ALIAS]
+    backend.get = counting_get
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/api/me/", **headers)
+    finally:
+        del backend.get
+    assert response.status_code == 200
+    assert shared_cache_reads == []
+    assert len(queries.captured_queries) == 0
+
+
+def test_revoking_drops_this_process_copy_too(enabled, client, catalog, user):
+    api_client, _ = new_client(scopes=["user:profile"])
+    raw = issue(api_client, user, scope="user:profile")
+    confirmed(enabled)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert client.get("/api/me/", **headers).status_code == 200
+    assert enabled.get(token_cache.key(checksum(raw))) is not None
+    token_cache.AccessToken.objects.get(token_checksum=checksum(raw)).revoke()
+    assert enabled.get(token_cache.key(checksum(raw))) is None
+    assert client.get("/api/me/", **headers).status_code == 401
+
+
+def test_servers_serve_warm_requests_from_their_copy_and_drop_it_on_revocation(
+    two_servers, redis_server
+):
+    """Two runserver processes with the example settings (Redis, process cache on)."""
+    from django.apps import apps
+
+    from source_oauth.catalog import ensure_catalog
+
+    ensure_catalog(apps)
+    first, second = two_servers
+    api_client, secret = new_client(scopes=["content:read"])
+    token = requests.post(
+        f"{first}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(api_client.client_id, secret),
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for server in (first, second):
+        assert requests.get(f"{server}/api/articles/", headers=headers).status_code == 200
+
+    redis_server.config_resetstat()
+    for server in (first, second) * 3:
+        assert requests.get(f"{server}/api/articles/", headers=headers).status_code == 200
+    assert "cmdstat_get" not in redis_server.info("commandstats")
+
+    revoked = requests.post(
+        f"{first}/oauth/revoke", data={"token": token}, auth=(api_client.client_id, secret)
+    )
+    assert revoked.status_code == 200
+    assert requests.get(f"{second}/api/articles/", headers=headers).status_code == 401
