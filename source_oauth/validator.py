@@ -75,12 +75,11 @@ class SourceOAuth2Validator(OAuth2Validator):
         client = getattr(request, "client", None)
         if isinstance(client, ApiClient) and client.client_id == client_id:
             return client
-        if not client_id or not isinstance(client_id, str):
-            return None
+        if not client_id or not isinstance(client_id, str) or "\x00" in client_id:
+            return None  # PostgreSQL refuses NUL bytes in a string literal
         try:
             client = client_cache.get_client(client_id)
-        except ValueError:
-            # PostgreSQL refuses NUL bytes; lone surrogates encode to nothing.
+        except ValueError:  # a lone surrogate encodes to nothing
             return None
         if client is not None:
             request.client = client
