@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import threading
 import time
 from typing import Any
@@ -47,7 +48,7 @@ class ProcessCache:
 
     def _reset(self) -> None:
         self.pid = os.getpid()
-        self.entries: dict[str, tuple[float, Any]] = {}
+        self.entries: dict[str, tuple[float, bytes]] = {}
         self.subscription: Any = None
         self.confirmed = False
         self.retry_at = 0.0
@@ -62,7 +63,9 @@ class ProcessCache:
             if entry is None or entry[0] < time.monotonic():
                 return None
             self.entries[key] = entry  # now the most recently used
-            return entry[1]
+        # A fresh object for every request, as from the shared cache: what one request
+        # caches on it (a user's permissions, say) never reaches the next.
+        return pickle.loads(entry[1])  # noqa: S301  (pickled by put(), in this process)
 
     def put(self, key: str, value: Any) -> None:
         """Keep a copy of what was just read from the shared cache."""
@@ -71,7 +74,8 @@ class ProcessCache:
                 return
             if len(self.entries) >= conf.PROCESS_CACHE_MAX_ENTRIES:
                 del self.entries[next(iter(self.entries))]  # the least recently used
-            self.entries[key] = (time.monotonic() + conf.PROCESS_CACHE_SECONDS, value)
+            data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+            self.entries[key] = (time.monotonic() + conf.PROCESS_CACHE_SECONDS, data)
 
     def publish(self, keys: list[str]) -> None:
         """Tell every process to drop ``keys`` (after their tombstones are written)."""
@@ -92,14 +96,15 @@ class ProcessCache:
         if self.subscription is None and not self._subscribe():
             return False
         try:
-            while True:
+            # Data waiting, or a closed socket; usually neither, found by one poll.
+            while self.subscription.connection.can_read(timeout=0):
                 message = self.subscription.get_message(timeout=0.0)
                 if self.subscription.reconnected:
                     self.subscription.reconnected = False
                     self.entries.clear()
                     self.confirmed = False
                 if message is None:
-                    return self.confirmed
+                    break
                 if message["type"] == "subscribe":
                     self.confirmed = True
                 elif message["type"] == "message":
@@ -108,6 +113,7 @@ class ProcessCache:
         except Exception:  # noqa: BLE001  (any failure: stop trusting the copy)
             self._drop()
             return False
+        return self.confirmed
 
     def _subscribe(self) -> bool:
         if time.monotonic() < self.retry_at:
