@@ -96,13 +96,14 @@ class ProcessCache:
         if self.subscription is None and not self._subscribe():
             return False
         try:
-            # Data waiting, or a closed socket; usually neither, found by one poll.
-            while self.subscription.connection.can_read(timeout=0):
+            while True:
+                # Data waiting, or a closed socket; usually neither, found by one poll.
+                pending = self.subscription.connection.can_read(timeout=0)
+                self._forget_all_if_reconnected()
+                if not pending:
+                    break
                 message = self.subscription.get_message(timeout=0.0)
-                if self.subscription.reconnected:
-                    self.subscription.reconnected = False
-                    self.entries.clear()
-                    self.confirmed = False
+                self._forget_all_if_reconnected()
                 if message is None:
                     break
                 if message["type"] == "subscribe":
@@ -114,6 +115,14 @@ class ProcessCache:
             self._drop()
             return False
         return self.confirmed
+
+    def _forget_all_if_reconnected(self) -> None:
+        # redis-py reconnects and resubscribes by itself (in can_read or get_message);
+        # what was published meanwhile is lost, so nothing kept so far can be trusted.
+        if self.subscription.reconnected:
+            self.subscription.reconnected = False
+            self.entries.clear()
+            self.confirmed = False
 
     def _subscribe(self) -> bool:
         if time.monotonic() < self.retry_at:
@@ -129,11 +138,14 @@ class ProcessCache:
                     self.reconnected = True  # messages may have been missed meanwhile
                     super().on_connect(connection)
 
-            client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-            self.subscription = Subscription(client.connection_pool)
+            # A pool of its own, kept by the subscription (a Redis client, once collected,
+            # would disconnect the pool it made).
+            pool = redis.ConnectionPool.from_url(self.url, socket_connect_timeout=1)
+            self.subscription = Subscription(pool)
             self.subscription.subscribe(CHANNEL)
             # One wait per process, so that its first request can already keep a copy.
             confirmation = self.subscription.get_message(timeout=1.0)
+            self.subscription.reconnected = False  # a first connection: nothing kept yet
             self.confirmed = confirmation is not None and confirmation["type"] == "subscribe"
         except Exception:  # noqa: BLE001
             self._drop()
@@ -148,6 +160,7 @@ class ProcessCache:
         if subscription is not None:
             with contextlib.suppress(Exception):  # already broken
                 subscription.close()
+                subscription.connection_pool.disconnect()
 
 
 _instance: ProcessCache | None = None

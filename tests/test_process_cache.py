@@ -1,5 +1,7 @@
 """Each process's copy of tokens and clients: no round trip when warm, exact through pub/sub."""
 
+import gc
+
 import pytest
 import requests
 from django.db import connection
@@ -70,6 +72,15 @@ def test_a_lost_subscription_drops_the_whole_copy(two_processes, redis_server):
     redis_server.client_kill_filter(_type="pubsub")
     assert first.get("source_oauth:token:abc") is None
     assert first.entries == {}
+
+
+def test_the_subscription_outlives_garbage_collection(redis_server):
+    """A collected redis-py client would disconnect its pool: the subscription owns its own."""
+    cache = confirmed(ProcessCache(REDIS_URL))
+    gc.collect()
+    cache.put("source_oauth:token:abc", "token")
+    assert cache.get("source_oauth:token:abc") == "token"
+    cache._drop()
 
 
 def test_nothing_is_kept_before_the_subscription_is_confirmed(redis_server):
