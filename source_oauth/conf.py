@@ -93,7 +93,10 @@ class Settings:
 
     @property
     def PROCESS_CACHE_MAX_ENTRIES(self) -> int:
-        """How many entries a process keeps a copy of, at most (each about 2 KiB)."""
+        """How many entries a process keeps a copy of, at most.
+
+        A token, with its client and user, pickles to about 1.2 KiB.
+        """
         return self._get("PROCESS_CACHE_MAX_ENTRIES")
 
     @property
