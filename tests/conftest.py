@@ -91,7 +91,11 @@ def server_env():
 
 @pytest.fixture
 def two_servers(transactional_db):
-    """Base URLs of two runserver processes on one database, sharing a Redis cache."""
+    """Base URLs of two runserver processes on one database, sharing a Redis cache.
+
+    The database holds the migrated catalog (scopes, styles, default client).
+    """
+    ensure_catalog(django_apps)
     redis = pytest.importorskip("redis")
     try:
         redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()

@@ -24,6 +24,18 @@ def new_client(name="Test app", **settings):
     return client, credentials.client_secret
 
 
+def issued_token(base_url: str, scopes=("content:read",)) -> tuple[ApiClient, str, str]:
+    """A new confidential client, its secret, and an access token from ``base_url``'s endpoint."""
+    api_client, secret = new_client(scopes=list(scopes))
+    response = requests.post(
+        f"{base_url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(api_client.client_id, secret),
+        timeout=30,
+    )
+    return api_client, secret, response.json()["access_token"]
+
+
 def web_client(**settings):
     settings.setdefault(
         "grant_types",

@@ -125,11 +125,6 @@ def test_cache_can_be_disabled(cached_client, settings, client):
 
 def test_a_secret_rotated_by_a_command_is_honoured_at_once_by_every_server(two_servers):
     """Both servers cache the client in Redis; the command's rotation reaches both."""
-    from django.apps import apps
-
-    from source_oauth.catalog import ensure_catalog
-
-    ensure_catalog(apps)
     first, second = two_servers
     api_client, secret = new_client(scopes=["content:read"])
     form = {"grant_type": "client_credentials"}

@@ -11,7 +11,7 @@ from source_oauth import process_cache, shared_cache, token_cache
 from source_oauth.process_cache import ProcessCache
 from source_oauth.validator import checksum
 from tests.conftest import REDIS_URL
-from tests.oauth_helpers import new_client
+from tests.oauth_helpers import issued_token, new_client
 from tests.test_token_cache import issue
 
 redis = pytest.importorskip("redis")
@@ -145,18 +145,8 @@ def test_servers_serve_warm_requests_from_their_copy_and_drop_it_on_revocation(
     two_servers, redis_server
 ):
     """Two runserver processes with the example settings (Redis, process cache on)."""
-    from django.apps import apps
-
-    from source_oauth.catalog import ensure_catalog
-
-    ensure_catalog(apps)
     first, second = two_servers
-    api_client, secret = new_client(scopes=["content:read"])
-    token = requests.post(
-        f"{first}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(api_client.client_id, secret),
-    ).json()["access_token"]
+    api_client, secret, token = issued_token(first)
     headers = {"Authorization": f"Bearer {token}"}
     for server in (first, second):
         assert requests.get(f"{server}/api/articles/", headers=headers).status_code == 200

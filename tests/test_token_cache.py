@@ -15,7 +15,7 @@ from source_oauth.clients import rotate_client_secret
 from source_oauth.scopes import all_scopes
 from source_oauth.token_cache import PREFIX, get_access_token
 from source_oauth.validator import checksum
-from tests.oauth_helpers import new_client, web_client
+from tests.oauth_helpers import issued_token, new_client, web_client
 
 AccessToken = get_access_token_model()
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,18 +116,8 @@ def test_cache_can_be_disabled(client, user_token, settings):
 
 
 def test_revocation_on_one_server_is_honoured_at_once_by_another(two_servers):
-    from django.apps import apps
-
-    from source_oauth.catalog import ensure_catalog
-
-    ensure_catalog(apps)
     first, second = two_servers
-    api_client, secret = new_client(scopes=["content:read"])
-    token = requests.post(
-        f"{first}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(api_client.client_id, secret),
-    ).json()["access_token"]
+    api_client, secret, token = issued_token(first)
     headers = {"Authorization": f"Bearer {token}"}
     # Both servers have now cached the token.
     assert requests.get(f"{first}/api/articles/", headers=headers).status_code == 200
