@@ -54,17 +54,15 @@ def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _presents_bearer_header(request: Request) -> bool:
-    scheme, _sep, _credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return scheme.lower() == "bearer"
+def _bearer_header(request: Request) -> tuple[bool, str | None]:
+    """Whether ``Authorization`` is a Bearer header, and its token as oauthlib reads it.
 
-
-def _header_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, as oauthlib reads it."""
+    The token is None when the header is malformed (no token, or more than one part).
+    """
     parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(parts) == 2 and parts[0].lower() == "bearer":
-        return parts[1]
-    return None
+    if not parts or parts[0].lower() != "bearer":
+        return False, None
+    return True, parts[1] if len(parts) == 2 else None
 
 
 class BearerAuthentication(OAuth2Authentication):
@@ -89,7 +87,7 @@ class BearerAuthentication(OAuth2Authentication):
                     "an Authorization: Bearer header."
                 ),
             )
-        header_token = _header_token(request)
+        presented, header_token = _bearer_header(request)
         if header_token is None:
             result = super().authenticate(request)
         else:
@@ -102,7 +100,7 @@ class BearerAuthentication(OAuth2Authentication):
                 self._fail(request, INVALID_TOKEN, _("The user of this access token is inactive."))
             return user, token
         error = getattr(request, "oauth2_error", None) or {}
-        if error or _presents_bearer_header(request):
+        if error or presented:
             # A token was presented (header or, per RFC 6750 §2.2, form body) and refused.
             self._fail(
                 request,

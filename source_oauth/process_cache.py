@@ -20,7 +20,8 @@ tokens and clients it read from the shared cache, for at most
 Publishing waits until Redis has written the message to every subscriber, so
 once a revocation has returned, no process on the same host as Redis uses the
 revoked token; a server on another host has the message one network hop
-after Redis sent it, before the revoking request's response can reach anyone.
+after Redis sent it, in practice before the revoking request's response
+reaches its client.
 """
 
 from __future__ import annotations

@@ -57,11 +57,6 @@ post_save.connect(_forget_scopes, sender=Scope, dispatch_uid="source_oauth_scope
 post_delete.connect(_forget_scopes, sender=Scope, dispatch_uid="source_oauth_scopes_deleted")
 
 
-def client_scope_names(application: Any) -> list[str]:
-    """Names of the scopes ``application`` may be granted (loaded once per instance)."""
-    return application.allowed_scope_names
-
-
 class ScopesBackend(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
         return all_scopes()
@@ -71,11 +66,11 @@ class ScopesBackend(BaseScopes):
     ) -> list[str]:
         if application is None:
             return sorted(all_scopes())
-        return client_scope_names(application)
+        return application.allowed_scope_names
 
     def get_default_scopes(
         self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
     ) -> list[str]:
         if application is None:
             return []
-        return client_scope_names(application)
+        return application.allowed_scope_names

@@ -27,7 +27,6 @@ from oauthlib.oauth2.rfc6749 import errors
 from . import audit, client_cache, ratelimit, token_cache
 from .conf import conf
 from .models import ApiClient, RedeemedCode
-from .scopes import client_scope_names
 from .secrets import check_secret
 
 GrantType = ApiClient.GrantType
@@ -145,13 +144,13 @@ class SourceOAuth2Validator(OAuth2Validator):
         **kwargs: Any,
     ) -> bool:
         """A token never carries a scope outside the client's allowed scopes."""
-        return set(scopes) <= set(client_scope_names(client))
+        return set(scopes) <= set(client.allowed_scope_names)
 
     def get_default_scopes(
         self, client_id: str, request: Any, *args: Any, **kwargs: Any
     ) -> list[str]:
         """No ``scope`` parameter means every scope the client is allowed."""
-        return client_scope_names(request.client)
+        return request.client.allowed_scope_names
 
     # --- authorization codes --------------------------------------------------------
 
