@@ -52,7 +52,7 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
     from django.conf import settings
 
     if getattr(settings, "SOURCE_OAUTH", None) is not None:
-        # Counting SQL, this process keeps no copy of its own (process_cache): the
+        # Counting SQL, this process keeps no copy of its own (cache.process): the
         # counts are the same, and cache.clear() below then clears every cache.
         settings.SOURCE_OAUTH = {**settings.SOURCE_OAUTH, "PROCESS_CACHE_REDIS_URL": None}
 

@@ -8,11 +8,12 @@ class SourceOAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import audit, checks, client_cache, redaction, token_cache  # noqa: F401
+        from . import audit, checks, redaction  # noqa: F401
+        from .cache import clients, tokens
 
         redaction.install()
-        token_cache.connect()
-        client_cache.connect()
+        tokens.connect()
+        clients.connect()
         from . import cors, permissions  # noqa: F401  (their signal receivers)
 
         if apps.is_installed("django.contrib.admin"):

@@ -31,6 +31,7 @@ def create_api_client(
     scopes: Iterable[str] = (),
     confidential: bool = True,
     third_party: bool = False,
+    require_pkce: bool = True,
     redirect_uris: Iterable[str] = (),
     image_styles: Iterable[str] = (),
 ) -> tuple[ApiClient, Credentials]:
@@ -44,6 +45,7 @@ def create_api_client(
         grant_types=list(grant_types),
         confidential=confidential,
         third_party=third_party,
+        require_pkce=require_pkce,
         redirect_uris=" ".join(redirect_uris),
     )
     client.full_clean(exclude=["client_secret"])

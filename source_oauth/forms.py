@@ -81,6 +81,7 @@ class ApiClientForm(ApplicationForm):
             "name",
             "image_styles",
             "confidential",
+            "require_pkce",
             "third_party",
             "allowed_scopes",
             "redirect_uris",
@@ -89,6 +90,7 @@ class ApiClientForm(ApplicationForm):
         labels = {
             "confidential": _("Confidential Client"),
             "third_party": _("3rd Party"),
+            "require_pkce": _("Require PKCE"),
             "redirect_uris": _("Redirect URIs"),
         }
         help_texts = {

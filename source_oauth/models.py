@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -100,6 +102,27 @@ class ImageStyle(models.Model):
             raise ValidationError(problems)
 
 
+DEFAULT_CLIENT_PROTECTED = _(
+    "The default API client cannot be deleted: it stands for requests that carry no token."
+)
+
+
+class ApiClientQuerySet(models.QuerySet):
+    """API clients; a delete that would take the default client with it is refused."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        default = self.filter(is_default=True).first()
+        if default is not None:
+            raise ProtectedError(str(DEFAULT_CLIENT_PROTECTED), {default})
+        return super().delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def get_by_natural_key(self, client_id: str) -> ApiClient:
+        return self.get(client_id=client_id)
+
+
 class ApiClient(AbstractApplication):
     """An application that talks to the CMS API: DOT's Application, with the seed's settings.
 
@@ -171,12 +194,26 @@ class ApiClient(AbstractApplication):
         related_name="api_clients",
         help_text=_("Which image derivatives the client may see."),
     )
+    require_pkce = models.BooleanField(
+        _("require PKCE"),
+        default=True,
+        help_text=_(
+            "Whether the authorization code flow must use PKCE (S256). Always on for public "
+            "clients. Turning it off lets a confidential client use the plain flow, with its "
+            "secret alone, as the product's documented example does; it then loses PKCE's "
+            "protection against authorization code injection (a code stolen from one user "
+            "replayed into the client in another user's session) and relies on its own "
+            "state checking against cross-site request forgery (RFC 9700 §2.1.1)."
+        ),
+    )
     is_default = models.BooleanField(
         _("default API client"),
         default=False,
         editable=False,
         help_text=_("Stands for requests that carry no token. Cannot be deleted."),
     )
+
+    objects = ApiClientQuerySet.as_manager()
 
     # DOT hashes ``client_secret`` itself unless this is False; ours is hashed by its field.
     hash_client_secret = False
@@ -215,10 +252,15 @@ class ApiClient(AbstractApplication):
     def allowed_scope_names(self) -> list[str]:
         """The names of the allowed scopes, sorted; loaded once per instance.
 
-        Kept on the instance so a cached client (``client_cache``) answers
+        Kept on the instance so a cached client (``cache.clients``) answers
         scope questions without a query.
         """
         return sorted(self.allowed_scopes.values_list("name", flat=True))
+
+    @property
+    def pkce_required(self) -> bool:
+        """PKCE is required of public clients always, of confidential ones unless turned off."""
+        return self.require_pkce or not self.confidential
 
     def allows_grant_type(self, *grant_types: str) -> bool:
         """Answer DOT, which names grants its own way (``authorization-code``)."""
@@ -259,6 +301,17 @@ class ApiClient(AbstractApplication):
         )
         return current or previous
 
+    # --- the default client ------------------------------------------------------
+
+    def natural_key(self) -> tuple[str]:
+        return (self.client_id,)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Refuse to delete the default client, whatever path asks (admin, shell, code)."""
+        if self.is_default:
+            raise ProtectedError(str(DEFAULT_CLIENT_PROTECTED), {self})
+        return super().delete(*args, **kwargs)
+
     # --- validation -------------------------------------------------------------
 
     def clean(self) -> None:
@@ -266,6 +319,8 @@ class ApiClient(AbstractApplication):
         # through for any host. Ours states every rule of an API client.
         from .validation import validate_api_client
 
+        if not self.confidential:
+            self.require_pkce = True  # a public client has nothing else to prove itself with
         validate_api_client(self)
 
     def redirect_uri_allowed(self, uri: str) -> bool:
@@ -310,6 +365,7 @@ class AuditEvent(models.Model):
         TOKEN_REVOKED = "token_revoked", _("Token revoked")
         CODE_REPLAYED = "code_replayed", _("Authorization code replayed")
         REFRESH_TOKEN_REPLAYED = "refresh_token_replayed", _("Refresh token replayed")
+        CLIENT_AUTH_THROTTLED = "client_auth_throttled", _("Client authentication throttled")
 
     created = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     action = models.CharField(_("what"), max_length=32, choices=Action.choices)

@@ -1,46 +1,97 @@
-"""Rate limiting of failed client authentications, per client ID and per IP address.
+"""Rate limiting of failed client authentications, per address.
 
 Counters live in Django's cache (``SOURCE_OAUTH["CACHE_ALIAS"]``): local
 memory by default, Redis in production so every server shares them. A fixed
-window per key: the first failure starts it, ``AUTH_FAILURE_LIMIT`` failures
-within it block that key until it ends.
+window per address: its first failure starts the window, and from the
+``AUTH_FAILURE_LIMIT + 1``-th failure within it, that address's failed
+authentications are answered 429 ``slow_down`` instead of 401 until it ends.
+
+Only failures are limited, and only per address:
+
+- A request with correct client credentials is always served. Generated
+  secrets carry 256 bits, so refusing correct ones would protect nothing
+  against guessing, and would let anyone who knows a client ID (public for
+  browser apps) stop that client's token issuance from anywhere, or from
+  behind the same NAT or proxy.
+- No counter is read on a successful request: a failure increments its
+  address's counter and learns whether it is over the limit from the same
+  round trip.
+
+The first refusal of a window is recorded in the audit trail, so a burst of
+failures leaves one event, not one per request.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextvars
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.core.cache import caches
 
 from .conf import conf
 
+logger = logging.getLogger(__name__)
 
-def _keys(client_id: str | None, ip: str | None) -> list[str]:
-    keys = []
-    if client_id:
-        # Hashed: a client ID can be any string, cache keys cannot.
-        keys.append(
-            "source_oauth:authfail:client:" + hashlib.sha256(client_id.encode()).hexdigest()
-        )
-    if ip:
-        keys.append("source_oauth:authfail:ip:" + ip)
-    return keys
+_over_limit: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "source_oauth_over_limit", default=False
+)
 
 
-def is_blocked(client_id: str | None, ip: str | None) -> bool:
-    """Tell whether this client ID or this address has failed too often lately."""
-    keys = _keys(client_id, ip)
-    if not keys:
-        return False
-    counts = caches[conf.CACHE_ALIAS].get_many(keys)
-    return any(count >= conf.AUTH_FAILURE_LIMIT for count in counts.values())
+def _key(ip: str) -> str:
+    return "source_oauth:authfail:ip:" + ip
 
 
 def record_failure(client_id: str | None, ip: str | None) -> None:
+    """Count a failed client authentication from ``ip``; note it when over the limit."""
+    if not ip:
+        return
     cache = caches[conf.CACHE_ALIAS]
-    for key in _keys(client_id, ip):
-        if not cache.add(key, 1, conf.AUTH_FAILURE_WINDOW_SECONDS):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.add(key, 1, conf.AUTH_FAILURE_WINDOW_SECONDS)
+    key = _key(ip)
+    if cache.add(key, 1, conf.AUTH_FAILURE_WINDOW_SECONDS):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add() and incr()
+            cache.add(key, 1, conf.AUTH_FAILURE_WINDOW_SECONDS)
+            count = 1
+    if count > conf.AUTH_FAILURE_LIMIT:
+        _over_limit.set(True)
+    if count == conf.AUTH_FAILURE_LIMIT + 1:
+        _record_throttled(client_id, ip, count)
+
+
+@contextmanager
+def watching() -> Iterator[Callable[[], bool]]:
+    """Within the block, tell whether a failure recorded there was over its address's limit."""
+    token = _over_limit.set(False)
+    try:
+        yield _over_limit.get
+    finally:
+        _over_limit.reset(token)
+
+
+def _record_throttled(client_id: str | None, ip: str, count: int) -> None:
+    from . import audit
+    from .cache import clients
+
+    logger.warning(
+        "Client authentication failures from %s passed the limit (%d in %d s); answering 429.",
+        ip,
+        count - 1,
+        conf.AUTH_FAILURE_WINDOW_SECONDS,
+    )
+    try:
+        client = clients.get_client(client_id) if client_id and "\x00" not in client_id else None
+    except ValueError:  # a lone surrogate encodes to nothing
+        client = None
+    audit.record(
+        audit.Action.CLIENT_AUTH_THROTTLED,
+        client,
+        actor=f"address {ip}",
+        address=ip,
+        failures=count - 1,
+        window_seconds=conf.AUTH_FAILURE_WINDOW_SECONDS,
+    )

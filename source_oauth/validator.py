@@ -24,7 +24,9 @@ from oauth2_provider.models import (
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import audit, client_cache, ratelimit, token_cache
+from . import audit, ratelimit
+from .cache import clients as client_cache
+from .cache import tokens as token_cache
 from .conf import conf
 from .models import ApiClient, RedeemedCode
 from .secrets import check_secret
@@ -155,7 +157,7 @@ class SourceOAuth2Validator(OAuth2Validator):
     # --- authorization codes --------------------------------------------------------
 
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
-        """PKCE is required of every client, with S256 only (RFC 9700 §2.1.1).
+        """PKCE (S256 only, RFC 9700 §2.1.1), unless turned off for a confidential client.
 
         oauthlib asks this while validating an authorization request, before it
         is stored, so the parameters that end in the stored grant are checked
@@ -174,7 +176,8 @@ class SourceOAuth2Validator(OAuth2Validator):
                 )
         if len(getattr(request, "nonce", None) or "") > 255:
             raise errors.InvalidRequestError(description="nonce is too long.", request=request)
-        return True
+        client = getattr(request, "client", None)
+        return client.pkce_required if isinstance(client, ApiClient) else True
 
     def validate_code(
         self, client_id: str, code: str, client: ApiClient, request: Any, *args: Any, **kwargs: Any
@@ -194,8 +197,12 @@ class SourceOAuth2Validator(OAuth2Validator):
         deleted, _ = Grant.objects.filter(pk=grant.pk).delete()
         if not deleted or grant.is_expired():
             return False
-        if not grant.code_challenge or getattr(request, "code_verifier", None) is None:
-            # RFC 9700 §2.1.1: a PKCE downgrade is an invalid grant.
+        verifier = getattr(request, "code_verifier", None)
+        if grant.code_challenge and verifier is None:
+            return False
+        if not grant.code_challenge and (client.pkce_required or verifier is not None):
+            # RFC 9700 §2.1.1: a code issued without a challenge is redeemed only by a
+            # client allowed to skip PKCE, and never with a verifier (a PKCE downgrade).
             return False
         request.source_grant = grant
         request.scopes = grant.scope.split()

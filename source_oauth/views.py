@@ -26,7 +26,6 @@ from oauthlib.common import urldecode
 from . import ratelimit
 from .conf import conf
 from .models import ApiClient
-from .validator import parse_client_credentials
 
 
 def malformed(request: HttpRequest) -> tuple[str, str] | None:
@@ -140,13 +139,8 @@ class AuthorizationView(dot_views.AuthorizationView):
         return OAuth2ResponseRedirect(redirect_to, application.get_allowed_schemes())
 
 
-def too_many_failures(request: HttpRequest) -> HttpResponse | None:
-    """A 429 for a client ID or address that failed to authenticate too often lately."""
-    client_id, _secret, _method = parse_client_credentials(
-        request.META.get("HTTP_AUTHORIZATION"), request.POST.get("client_id"), None
-    )
-    if not ratelimit.is_blocked(client_id, request.META.get("REMOTE_ADDR")):
-        return None
+def too_many_failures() -> HttpResponse:
+    """A 429 for a failed client authentication from an address past its limit."""
     response = JsonResponse(
         {
             "error": "slow_down",
@@ -155,7 +149,27 @@ def too_many_failures(request: HttpRequest) -> HttpResponse | None:
         status=429,
     )
     response["Retry-After"] = str(conf.AUTH_FAILURE_WINDOW_SECONDS)
-    return no_store(response)
+    return response
+
+
+def client_endpoint(request: HttpRequest, respond: Callable[[], HttpResponse]) -> HttpResponse:
+    """Answer a request to an endpoint where clients authenticate (token, revoke, introspect).
+
+    Unreadable requests are refused before oauthlib sees them; a failed
+    authentication from an address past its limit becomes a 429 (see
+    ``ratelimit``); every answer is JSON and never cached.
+    """
+    problem = malformed(request)
+    if problem:
+        return refusal(problem)
+    with ratelimit.watching() as over_limit:
+        response = respond()
+        if response.status_code == 401 and over_limit():
+            response = too_many_failures()
+    if response.content:
+        # JSON even when DOT builds the response from an oauthlib error's headers.
+        response["Content-Type"] = "application/json"
+    return no_store(challenge_client_auth(response))
 
 
 # Values a debug page or an error report must never show.
@@ -167,13 +181,7 @@ class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Not DOT's post(): it routes the device grant to its own flow before oauthlib
         # sees it. The device grant is not offered, so oauthlib answers every grant type.
-        problem = malformed(request)
-        if problem:
-            return refusal(problem)
-        response = too_many_failures(request) or self.token_response(request)
-        # The body is JSON even when DOT builds the response from an error's headers.
-        response["Content-Type"] = "application/json"
-        return no_store(challenge_client_auth(response))
+        return client_endpoint(request, lambda: self.token_response(request))
 
     def token_response(self, request: HttpRequest) -> HttpResponse:
         """DOT's token response, without re-reading the new token when nobody listens.
@@ -194,13 +202,8 @@ class TokenView(dot_views.TokenView):
 @method_decorator(sensitive_post_parameters(*SENSITIVE), name="dispatch")
 class RevokeTokenView(dot_views.RevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        problem = malformed(request)
-        if problem:
-            return refusal(problem)
-        response = too_many_failures(request) or super().post(request, *args, **kwargs)
-        if response.content:
-            response["Content-Type"] = "application/json"
-        return no_store(challenge_client_auth(response))
+        parent = super().post
+        return client_endpoint(request, lambda: parent(request, *args, **kwargs))
 
 
 @method_decorator([csrf_exempt, sensitive_post_parameters(*SENSITIVE)], name="dispatch")
@@ -215,11 +218,8 @@ class IntrospectTokenView(dot_views.IntrospectTokenView):
         return JsonResponse({"error": "invalid_client"}, status=401)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        problem = malformed(request)
-        if problem:
-            return refusal(problem)
-        response = too_many_failures(request) or super().dispatch(request, *args, **kwargs)
-        return no_store(challenge_client_auth(response))
+        parent = super().dispatch
+        return client_endpoint(request, lambda: parent(request, *args, **kwargs))
 
 
 class ServerMetadataView(dot_views.OAuthServerMetadataView):

@@ -13,7 +13,9 @@ from django.db import connection
 from source_oauth.catalog import ensure_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = "redis://127.0.0.1:6379/13"
+# The Redis database the tests use and flush: database 13 of the local Redis unless
+# SOURCE_OAUTH_TEST_REDIS_URL names another (so parallel runs can keep apart).
+REDIS_URL = os.environ.get("SOURCE_OAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 # The live server speaks plain http on loopback; tell the OAuth client libraries so.
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
@@ -98,11 +100,11 @@ def two_servers(transactional_db):
     ensure_catalog(django_apps)
     redis = pytest.importorskip("redis")
     try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        pytest.skip(f"Redis is not running at {REDIS_URL}")
     env = server_env()
-    redis.Redis(host="127.0.0.1", port=6379, db=13).flushdb()
+    redis.Redis.from_url(REDIS_URL).flushdb()
     servers, urls = [], []
     for _ in range(2):
         port = free_port()
@@ -132,4 +134,4 @@ def two_servers(transactional_db):
         for server in servers:
             server.terminate()
             server.wait(timeout=10)
-        redis.Redis(host="127.0.0.1", port=6379, db=13).flushdb()
+        redis.Redis.from_url(REDIS_URL).flushdb()

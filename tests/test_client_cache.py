@@ -13,7 +13,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from source_oauth import client_cache, shared_cache
+from source_oauth.cache import clients as client_cache
+from source_oauth.cache import shared as shared_cache
 from source_oauth.clients import rotate_client_secret
 from source_oauth.models import ApiClient, Scope
 from tests.conftest import REDIS_URL, ROOT, server_env

@@ -7,8 +7,10 @@ import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from source_oauth import process_cache, shared_cache, token_cache
-from source_oauth.process_cache import ProcessCache
+from source_oauth.cache import process as process_cache
+from source_oauth.cache import shared as shared_cache
+from source_oauth.cache import tokens as token_cache
+from source_oauth.cache.process import ProcessCache
 from source_oauth.validator import checksum
 from tests.conftest import REDIS_URL
 from tests.oauth_helpers import issued_token, new_client
@@ -23,7 +25,7 @@ def redis_server():
     try:
         server.ping()
     except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        pytest.skip(f"Redis is not running at {REDIS_URL}")
     return server
 
 

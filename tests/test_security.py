@@ -271,42 +271,55 @@ def test_another_client_cannot_use_a_refresh_token(server, user, user_password):
 # --- client authentication ---------------------------------------------------------------
 
 
-def test_failed_client_authentication_is_rate_limited_per_client(server, settings):
-    settings.SOURCE_OAUTH = {"AUTH_FAILURE_LIMIT": 3, "AUTH_FAILURE_WINDOW_SECONDS": 120}
-    client, secret = new_client()
-    for _ in range(3):
-        response = requests.post(
-            f"{server}/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(client.client_id, "wrong"),
-        )
-        assert response.status_code == 401
-    blocked = requests.post(
+def token_request(server, client_id, secret, **headers):
+    return requests.post(
         f"{server}/oauth/token",
         data={"grant_type": "client_credentials"},
-        auth=(client.client_id, secret),
+        auth=(client_id, secret),
+        headers=headers,
+        timeout=10,
     )
+
+
+def test_failed_client_authentication_is_rate_limited_per_address(server, settings):
+    settings.SOURCE_OAUTH = {"AUTH_FAILURE_LIMIT": 3, "AUTH_FAILURE_WINDOW_SECONDS": 120}
+    client, _secret = new_client()
+    for n in range(3):
+        assert token_request(server, f"unknown-{n}", "wrong").status_code == 401
+    blocked = token_request(server, client.client_id, "wrong")
     assert blocked.status_code == 429
     assert blocked.headers["Retry-After"] == "120"
     assert blocked.headers["Cache-Control"] == "no-store"
     assert blocked.json()["error"] == "slow_down"
+    # Once per window, in the audit trail; never the secret.
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.CLIENT_AUTH_THROTTLED)
+    assert events.count() == 1
+    assert events.get().detail == {"address": "127.0.0.1", "failures": 3, "window_seconds": 120}
+    assert token_request(server, client.client_id, "wrong").status_code == 429
+    assert events.count() == 1
 
 
-def test_failed_client_authentication_is_rate_limited_per_ip(server, settings):
+def test_strangers_failures_never_lock_out_the_client(server, settings):
+    # Anyone who knows a client ID (public for browser apps) fails with it, from this
+    # very address even: the client's correct secret still gets its token.
     settings.SOURCE_OAUTH = {"AUTH_FAILURE_LIMIT": 3}
     client, secret = new_client()
-    for n in range(3):
-        requests.post(
-            f"{server}/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(f"unknown-{n}", "wrong"),
-        )
-    response = requests.post(
-        f"{server}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(client.client_id, secret),
+    for _ in range(11):
+        token_request(server, client.client_id, "guess")
+    assert token_request(server, client.client_id, "guess").status_code == 429
+    response = token_request(server, client.client_id, secret)
+    assert response.status_code == 200, response.text
+    assert response.json()["access_token"]
+    # Revocation and introspection too.
+    token = response.json()["access_token"]
+    introspection = requests.post(
+        f"{server}/oauth/introspect", data={"token": token}, auth=(client.client_id, secret)
     )
-    assert response.status_code == 429
+    assert introspection.json()["active"] is True
+    revocation = requests.post(
+        f"{server}/oauth/revoke", data={"token": token}, auth=(client.client_id, secret)
+    )
+    assert revocation.status_code == 200
 
 
 def test_unknown_client_and_wrong_secret_cost_the_same_hash(server):

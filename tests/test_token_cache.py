@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 
-from source_oauth import shared_cache
+from source_oauth.cache import shared as shared_cache
+from source_oauth.cache.tokens import PREFIX, get_access_token
 from source_oauth.clients import rotate_client_secret
 from source_oauth.scopes import all_scopes
-from source_oauth.token_cache import PREFIX, get_access_token
 from source_oauth.validator import checksum
 from tests.oauth_helpers import issued_token, new_client, web_client
 

@@ -27,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--public", action="store_true", help="A public client: no secret.")
         parser.add_argument("--third-party", action="store_true", help="Users must consent.")
         parser.add_argument(
+            "--no-pkce",
+            action="store_true",
+            help="A confidential client may use the authorization code flow without PKCE.",
+        )
+        parser.add_argument(
             "--redirect-uri", action="append", dest="redirect_uris", default=[], metavar="URI"
         )
         parser.add_argument(
@@ -42,6 +47,7 @@ class Command(BaseCommand):
                 scopes=options["scopes"],
                 confidential=not options["public"],
                 third_party=options["third_party"],
+                require_pkce=not options["no_pkce"],
                 redirect_uris=options["redirect_uris"],
                 image_styles=options["image_styles"],
             )

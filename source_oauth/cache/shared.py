@@ -12,7 +12,7 @@ put it back into the cache just after, for a whole timeout. While the
 tombstone lasts, the row is read from the database.
 
 In front of the shared cache, each process may keep its own copy of what it
-read (``process_cache``, when ``PROCESS_CACHE_REDIS_URL`` is set), which
+read (``cache.process``, when ``PROCESS_CACHE_REDIS_URL`` is set), which
 forgetting reaches through Redis pub/sub.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 from django.core.cache import caches
 
-from . import process_cache
-from .conf import conf
+from ..conf import conf
+from . import process
 
 TOMBSTONE = "source_oauth:forgotten"
 # Longer than any request takes between loading a row and caching it.
@@ -33,7 +33,7 @@ TOMBSTONE_SECONDS = 30
 
 def read(key: str) -> Any:
     """The cached value under ``key``, or None when there is none or it was forgotten."""
-    local = process_cache.current()
+    local = process.current()
     if local is not None:
         value = local.get(key)
         if value is not None:
@@ -49,7 +49,7 @@ def read(key: str) -> Any:
 def remember(key: str, value: Any, timeout: int) -> None:
     """Cache a row just loaded, unless it was forgotten meanwhile."""
     if timeout > 0 and caches[conf.CACHE_ALIAS].add(key, value, timeout):
-        local = process_cache.current()
+        local = process.current()
         if local is not None:
             local.put(key, value)
 
@@ -63,6 +63,6 @@ def forget(keys: Iterable[str]) -> None:
     if not tombstones:
         return
     caches[conf.CACHE_ALIAS].set_many(tombstones, TOMBSTONE_SECONDS)
-    local = process_cache.current()
+    local = process.current()
     if local is not None:
         local.publish(list(tombstones))

@@ -8,7 +8,7 @@ tokens and clients it read from the shared cache, for at most
 ``PROCESS_CACHE_SECONDS`` and at most ``PROCESS_CACHE_MAX_ENTRIES`` of them
 (the least recently used go first), and stays exact through Redis pub/sub:
 
-- ``shared_cache.forget`` publishes the keys it forgets on ``CHANNEL``, after
+- ``shared.forget`` publishes the keys it forgets on ``CHANNEL``, after
   writing their tombstones;
 - every process subscribes to ``CHANNEL``, and before each read applies the
   messages that have arrived on its subscription's socket: a poll, not a
@@ -33,7 +33,7 @@ import threading
 import time
 from typing import Any
 
-from .conf import conf
+from ..conf import conf
 
 CHANNEL = "source_oauth:forget"
 RETRY_SECONDS = 5

@@ -1,6 +1,6 @@
 """A cache of access tokens, so a protected request costs no SQL when warm.
 
-Entries live in the shared cache (``shared_cache``) under the token's SHA-256
+Entries live in the shared cache (``cache.shared``) under the token's SHA-256
 checksum, never the token itself. An entry holds the ``AccessToken`` with its
 client and user, and lives at most ``TOKEN_CACHE_SECONDS`` and never past the
 token's expiry.
@@ -22,9 +22,9 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from . import shared_cache
-from .conf import conf
-from .models import ApiClient
+from ..conf import conf
+from ..models import ApiClient
+from . import shared
 
 AccessToken = get_access_token_model()
 PREFIX = "source_oauth:token:"
@@ -41,7 +41,7 @@ def get_access_token(token_checksum: str) -> Any:
     """
     timeout = conf.TOKEN_CACHE_SECONDS
     if timeout:
-        cached = shared_cache.read(key(token_checksum))
+        cached = shared.read(key(token_checksum))
         if cached is not None:
             return cached
     token = (
@@ -51,12 +51,12 @@ def get_access_token(token_checksum: str) -> Any:
     )
     if token is not None and timeout:
         remaining = int((token.expires - timezone.now()).total_seconds())
-        shared_cache.remember(key(token_checksum), token, min(timeout, remaining))
+        shared.remember(key(token_checksum), token, min(timeout, remaining))
     return token
 
 
 def forget(checksums: Iterable[str]) -> None:
-    shared_cache.forget(key(checksum) for checksum in checksums if checksum)
+    shared.forget(key(checksum) for checksum in checksums if checksum)
 
 
 def forget_tokens_of(**lookup: Any) -> None:

@@ -1,17 +1,4 @@
-"""The "API" section of the Django admin: API clients, their tokens, scopes, image styles.
-
-DOT registers the admin of its own models (the swapped-in ``ApiClient``,
-grants, ID tokens) from the ``*_ADMIN_CLASS`` entries of ``OAUTH2_PROVIDER``;
-the classes here subclass DOT's and are named there by
-``source_oauth.dot_settings``, so nothing is registered twice. Access and
-refresh tokens are listed through proxy models of this app, so they sit in
-the "API" section beside the clients they belong to; DOT's own listing of
-them is withdrawn.
-
-Two rules hold on every page: a client secret is shown in plain text only in
-the one message that follows its generation, and neither a secret's hash nor
-a token (nor its full checksum) is ever rendered.
-"""
+"""The "API clients" screen: add, change, regenerate a secret; the default client is kept."""
 
 from __future__ import annotations
 
@@ -33,37 +20,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from oauth2_provider import admin as dot_admin
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from . import audit
-from .clients import rotate_client_secret
-from .conf import conf
-from .forms import ApiClientForm, ScopeForm
-from .models import AccessToken, ApiClient, AuditEvent, ImageStyle, RefreshToken, Scope
-from .secrets import mask
-
-
-class ActingUserMixin:
-    """Attribute the audit events an admin page causes to the logged-in user.
-
-    The audit trail records client changes from model signals; without this
-    they would be recorded as done by "system".
-    """
-
-    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        with audit.acting_as(request.user):
-            return super().changeform_view(request, *args, **kwargs)
-
-    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        with audit.acting_as(request.user):  # admin actions run here
-            return super().changelist_view(request, *args, **kwargs)
-
-    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        with audit.acting_as(request.user):
-            return super().delete_view(request, *args, **kwargs)
-
-
-# --- API clients ----------------------------------------------------------------------
+from .. import audit
+from ..clients import rotate_client_secret
+from ..conf import conf
+from ..forms import ApiClientForm
+from ..models import AccessToken, ApiClient, RefreshToken
+from ..secrets import mask
+from .mixins import ActingUserMixin
 
 
 class GrantTypeFilter(admin.SimpleListFilter):
@@ -127,7 +91,7 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: ApiClient | None = None) -> list:
         editable = obj is None or self.has_change_permission(request, obj)
-        settings = ["image_styles", "confidential"]
+        settings = ["image_styles", "confidential", "require_pkce"]
         if editable and obj is not None and obj.client_secret:
             settings.append("remove_secret")
         settings += ["third_party", "allowed_scopes", "redirect_uris"]
@@ -393,180 +357,3 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
         if obj.is_default:
             raise PermissionDenied
         super().delete_model(request, obj)
-
-
-# --- tokens -----------------------------------------------------------------------------
-
-
-def token_hint(obj: Any) -> str:
-    """The first characters of a token's SHA-256 checksum: identifies a row, unlocks nothing.
-
-    With RFC 9700 token storage DOT keeps only the checksum; the raw token,
-    when a project stores it, is never shown, nor the whole checksum (which
-    would let anyone holding the table match tokens seen elsewhere).
-    """
-    checksum = getattr(obj, "token_checksum", "") or ""
-    return f"{checksum[:8]}…" if checksum else "—"
-
-
-class ReadOnlyDetailMixin:
-    """Tokens are issued by the OAuth flows; their detail page is read-only."""
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Without an object, this is what actions such as "Revoke" require.
-        return obj is None and super().has_change_permission(request)
-
-
-class AccessTokenStatusFilter(admin.SimpleListFilter):
-    title = _("status")
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [("valid", _("Valid")), ("expired", _("Expired"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() == "valid":
-            return queryset.filter(expires__gt=timezone.now())
-        if self.value() == "expired":
-            return queryset.filter(expires__lte=timezone.now())
-        return queryset
-
-
-class RefreshTokenStatusFilter(admin.SimpleListFilter):
-    title = _("status")
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [("active", _("Active")), ("revoked", _("Revoked"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in ("active", "revoked"):
-            return queryset.filter(revoked__isnull=self.value() == "active")
-        return queryset
-
-
-@admin.register(AccessToken)
-class AccessTokenAdmin(ActingUserMixin, ReadOnlyDetailMixin, dot_admin.AccessTokenAdmin):
-    """Access tokens per client and user, masked, with a "Revoke" action."""
-
-    list_display = ["token_display", "application", "user", "scope", "expires", "created"]
-    list_filter = [
-        AccessTokenStatusFilter,
-        ("application", admin.RelatedOnlyFieldListFilter),
-        ("user", admin.RelatedOnlyFieldListFilter),
-    ]
-    fields = ["token_display", "application", "user", "scope", "expires", "created", "updated"]
-    readonly_fields = fields
-    actions = ["revoke_tokens"]
-
-    @admin.display(description=_("token (SHA-256, first characters)"))
-    def token_display(self, obj: Any) -> str:
-        return token_hint(obj)
-
-    @admin.action(permissions=["change"], description=_("Revoke selected access tokens"))
-    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
-        """Revoke through DOT, which also revokes a bound refresh token (RFC 7009 §2.1)."""
-        refresh_model = get_refresh_token_model()
-        count = 0
-        for token in queryset.select_related("application"):
-            kinds = ["access_token"]
-            if refresh_model.objects.filter(access_token=token, revoked__isnull=True).exists():
-                kinds.append("refresh_token")
-            dot_admin.revoke_access_token(token)
-            audit.record(audit.Action.TOKEN_REVOKED, token.application, tokens=kinds)
-            count += 1
-        self.message_user(
-            request,
-            ngettext("Revoked %d access token.", "Revoked %d access tokens.", count) % count,
-        )
-
-
-@admin.register(RefreshToken)
-class RefreshTokenAdmin(ActingUserMixin, ReadOnlyDetailMixin, dot_admin.RefreshTokenAdmin):
-    """Refresh tokens per client and user, masked, with a "Revoke" action."""
-
-    list_display = ["token_display", "application", "user", "created", "revoked"]
-    list_filter = [
-        RefreshTokenStatusFilter,
-        ("application", admin.RelatedOnlyFieldListFilter),
-        ("user", admin.RelatedOnlyFieldListFilter),
-    ]
-    fields = ["token_display", "application", "user", "access_token", "created", "revoked"]
-    readonly_fields = fields
-    actions = ["revoke_tokens"]
-
-    @admin.display(description=_("token (SHA-256, first characters)"))
-    def token_display(self, obj: Any) -> str:
-        return token_hint(obj)
-
-    @admin.action(permissions=["change"], description=_("Revoke selected refresh tokens"))
-    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
-        """``RefreshToken.revoke()`` also revokes its access token and keeps a tombstone."""
-        count = 0
-        for token in queryset.filter(revoked__isnull=True).select_related("application"):
-            token.revoke()
-            audit.record(audit.Action.TOKEN_REVOKED, token.application, tokens=["refresh_token"])
-            count += 1
-        self.message_user(
-            request,
-            ngettext("Revoked %d refresh token.", "Revoked %d refresh tokens.", count) % count,
-        )
-
-
-class GrantAdmin(ReadOnlyDetailMixin, dot_admin.GrantAdmin):
-    """Authorization codes in flight (they live a minute); the code itself is masked."""
-
-    fields = ["masked_code", "application", "user", "redirect_uri", "scope", "expires"]
-    readonly_fields = fields
-
-
-class IDTokenAdmin(ReadOnlyDetailMixin, dot_admin.IDTokenAdmin):
-    """ID tokens are not issued by source_oauth (no OpenID Connect); read-only if any exist."""
-
-
-def withdraw_dot_token_admins() -> None:
-    """Unregister DOT's own token listings, which the "API" section's proxies replace.
-
-    Called from ``AppConfig.ready()``: DOT registers them when its admin module
-    finishes importing, which happens after this module (DOT imports it to
-    find ``APPLICATION_ADMIN_CLASS``), and before our ``ready()``.
-    """
-    for model in (get_access_token_model(), get_refresh_token_model()):
-        if admin.site.is_registered(model):
-            admin.site.unregister(model)
-
-
-# --- scopes, image styles, audit trail -----------------------------------------------
-
-
-@admin.register(Scope)
-class ScopeAdmin(admin.ModelAdmin):
-    form = ScopeForm
-    list_display = ["name", "description"]
-    search_fields = ["name", "description"]
-
-
-@admin.register(ImageStyle)
-class ImageStyleAdmin(admin.ModelAdmin):
-    list_display = ["name", "label", "width", "height", "operation", "format"]
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """The audit trail, read-only: it is a record, not something to edit."""
-
-    list_display = ["created", "action", "actor", "client_name", "client_identifier"]
-    list_filter = ["action"]
-    search_fields = ["client_name", "client_identifier", "actor"]
-    fields = ["created", "action", "actor", "client", "client_name", "client_identifier", "detail"]
-    readonly_fields = fields
-    date_hierarchy = "created"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -2,7 +2,7 @@
 
 A client is looked up on every request that authenticates one (token,
 revocation, introspection). Entries live in the shared cache
-(``shared_cache``) under the SHA-256 of the client ID, for at most
+(``cache.shared``) under the SHA-256 of the client ID, for at most
 ``CLIENT_CACHE_SECONDS``; an entry is the ``ApiClient`` with the names of its
 allowed scopes. It holds what the database row holds, secret hashes included:
 SHA-256 digests of 256-bit secrets (see ``secrets``), useless to a reader.
@@ -21,9 +21,9 @@ from typing import Any
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from . import shared_cache
-from .conf import conf
-from .models import ApiClient, Scope
+from ..conf import conf
+from ..models import ApiClient, Scope
+from . import shared
 
 PREFIX = "source_oauth:client:"
 
@@ -41,18 +41,18 @@ def get_client(client_id: str) -> ApiClient | None:
     """
     timeout = conf.CLIENT_CACHE_SECONDS
     if timeout:
-        cached = shared_cache.read(key(client_id))
+        cached = shared.read(key(client_id))
         if cached is not None:
             return cached
     client = ApiClient.objects.filter(client_id=client_id).first()
     if client is not None:
         client.allowed_scope_names  # noqa: B018  (loaded now, so the entry carries it)
-        shared_cache.remember(key(client_id), client, timeout)
+        shared.remember(key(client_id), client, timeout)
     return client
 
 
 def forget(client_ids: Iterable[str]) -> None:
-    shared_cache.forget(key(client_id) for client_id in client_ids if client_id)
+    shared.forget(key(client_id) for client_id in client_ids if client_id)
 
 
 def _client_changed(sender: Any, instance: ApiClient, created: bool = False, **kwargs: Any) -> None:

@@ -1,0 +1,42 @@
+"""The "API" section of the Django admin: API clients, their tokens, scopes, image styles.
+
+DOT registers the admin of its own models (the swapped-in ``ApiClient``,
+grants, ID tokens) from the ``*_ADMIN_CLASS`` entries of ``OAUTH2_PROVIDER``;
+the classes here subclass DOT's and are named there by
+``source_oauth.dot_settings`` (as ``source_oauth.admin.ApiClientAdmin`` and so
+on), so nothing is registered twice. Access and refresh tokens are listed
+through proxy models of this app, so they sit in the "API" section beside the
+clients they belong to; DOT's own listing of them is withdrawn.
+
+Two rules hold on every page: a client secret is shown in plain text only on
+the one page that follows its generation, and neither a secret's hash nor a
+token (nor its full checksum) is ever rendered.
+
+- ``clients``: the API clients screen, with its one-time secret;
+- ``tokens``: access and refresh tokens, grants, ID tokens;
+- ``catalog``: scopes and image styles;
+- ``audit``: the audit trail.
+"""
+
+from .audit import AuditEventAdmin
+from .catalog import ImageStyleAdmin, ScopeAdmin
+from .clients import ApiClientAdmin
+from .tokens import (
+    AccessTokenAdmin,
+    GrantAdmin,
+    IDTokenAdmin,
+    RefreshTokenAdmin,
+    withdraw_dot_token_admins,
+)
+
+__all__ = [
+    "AccessTokenAdmin",
+    "ApiClientAdmin",
+    "AuditEventAdmin",
+    "GrantAdmin",
+    "IDTokenAdmin",
+    "ImageStyleAdmin",
+    "RefreshTokenAdmin",
+    "ScopeAdmin",
+    "withdraw_dot_token_admins",
+]
