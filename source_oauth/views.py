@@ -108,6 +108,15 @@ class AuthorizationView(dot_views.AuthorizationView):
             return self.error_page(*problem)
         return super().dispatch(request, *args, **kwargs)
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "approval_prompt" in request.GET:
+            # DOT honours a client's ``approval_prompt=auto``: a third-party client would skip
+            # the consent screen for any user holding one of its live tokens. Whether consent
+            # may be reused is the server's decision, never the client's.
+            request.GET = request.GET.copy()
+            del request.GET["approval_prompt"]
+        return super().get(request, *args, **kwargs)
+
     def error_page(self, error: str, description: str) -> HttpResponse:
         """An error shown to the user, never a redirect: the request named no safe target."""
         self.oauth2_data = {}
