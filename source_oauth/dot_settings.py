@@ -38,6 +38,8 @@ RECOMMENDED: dict[str, Any] = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    # RFC 9207: authorization responses name their issuer, against mix-up attacks.
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     # Access and refresh tokens stored as SHA-256 checksums only (RFC 9700 §4.14):
     # a database leak yields no usable token.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,

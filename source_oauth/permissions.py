@@ -46,10 +46,11 @@ from .models import ApiClient, Scope, scope_token_validator
 if TYPE_CHECKING:
     from rest_framework.response import Response
 
-__all__ = ["HasScopes", "HasUser", "exception_handler", "granted_scopes"]
+__all__ = ["HasAudience", "HasScopes", "HasUser", "exception_handler", "granted_scopes"]
 
 AccessToken = get_access_token_model()
 INSUFFICIENT_SCOPE = "insufficient_scope"
+INVALID_TOKEN = "invalid_token"
 USER_REQUIRED = "user_required"
 HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 DEFAULT_CLIENT_SCOPES_KEY = "source_oauth:default_client_scopes"
@@ -101,7 +102,7 @@ class HasScopes(BasePermission):
             detail = _("No scope grants %(method)s requests on this resource.") % {
                 "method": request.method
             }
-            return self._deny(request, _Denial(detail))
+            return _deny(request, self, _Denial(detail))
         missing = tuple(scope for scope in required if scope not in granted_scopes(request))
         if not missing:
             return True
@@ -110,7 +111,7 @@ class HasScopes(BasePermission):
             "The access token lacks the scopes this request needs: %(scopes)s.",
             len(missing),
         ) % {"scopes": ", ".join(missing)}
-        return self._deny(request, _Denial(detail, INSUFFICIENT_SCOPE, required, missing))
+        return _deny(request, self, _Denial(detail, INSUFFICIENT_SCOPE, required, missing))
 
     def get_required_scopes(self, request: Request, view: Any) -> tuple[str, ...]:
         """The scopes ``request.method`` needs on ``view``; empty when none is declared for it."""
@@ -126,12 +127,6 @@ class HasScopes(BasePermission):
                 "or give the view a required_scopes attribute."
             )
         return _Requirement.parse(declared, where).for_method(request.method)
-
-    def _deny(self, request: Request, denial: _Denial) -> bool:
-        _record(request, denial)
-        # DRF shows ``message`` when this class is a top-level entry of permission_classes.
-        self.message = denial.body()
-        return False
 
 
 class HasUser(BasePermission):
@@ -151,9 +146,47 @@ class HasUser(BasePermission):
             ),
             USER_REQUIRED,
         )
-        _record(request, denial)
-        self.message = denial.body()
-        return False
+        return _deny(request, self, denial)
+
+
+class HasAudience(BasePermission):
+    """The access token was issued for this resource: its audience (RFC 8707 ``aud``) names it.
+
+    ``HasAudience.of("https://cms.example.com/api/")`` refuses tokens issued
+    without that resource indicator, unrestricted ones included, with 401
+    ``invalid_token`` (RFC 6750 §3.1: not valid for this resource). Tokens
+    restricted to other resources are refused before any permission runs, by
+    URL prefix (DOT's ``RESOURCE_SERVER_TOKEN_RESOURCE_VALIDATOR``); this class
+    lets a view insist on one exact identifier.
+    """
+
+    #: The resource identifier the token must name: set by ``of()``, or a view's
+    #: ``required_audience``.
+    audience: str | None = None
+    code = INVALID_TOKEN
+    message = "The access token is not valid for this resource."
+
+    @classmethod
+    def of(cls, audience: str) -> type[HasAudience]:
+        """A permission class that needs tokens issued for ``audience`` (an absolute URI)."""
+        if not isinstance(audience, str) or not audience.strip():
+            raise ImproperlyConfigured(f"{cls.__name__}.of() needs a resource identifier.")
+        name = f"{cls.__name__}.of({audience!r})"
+        namespace = {"audience": audience, "__module__": cls.__module__}
+        return type(cls)(name, (cls,), namespace)
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        audience = self.audience or getattr(view, "required_audience", None)
+        if not audience:
+            raise ImproperlyConfigured(
+                f"{type(view).__name__} is protected by {type(self).__name__} but names no "
+                "audience: use HasAudience.of(...) or give the view a required_audience."
+            )
+        token = request.auth
+        if isinstance(token, AccessToken) and audience in (token.resource or ()):
+            return True
+        detail = _("The access token was not issued for %(audience)s.") % {"audience": audience}
+        return _deny(request, self, _Denial(detail, INVALID_TOKEN))
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -172,7 +205,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     denial = getattr(context.get("request"), _DENIAL, None)
     if response is not None and denial is not None and _from_permission_check(exc):
         response.data = denial.body()
-        if denial.error == INSUFFICIENT_SCOPE:
+        if denial.error == INVALID_TOKEN:
+            # RFC 6750 §3.1: a token not valid for this resource is a 401 with a challenge.
+            response.status_code = 401
+            response["WWW-Authenticate"] = bearer_challenge(
+                error=INVALID_TOKEN, error_description=denial.detail
+            )
+        elif denial.error == INSUFFICIENT_SCOPE:
             response["WWW-Authenticate"] = bearer_challenge(
                 error=INSUFFICIENT_SCOPE,
                 error_description=denial.detail,
@@ -211,10 +250,13 @@ def _from_permission_check(exc: Exception) -> bool:
     return isinstance(exc.detail, dict) or str(exc.detail) == default
 
 
-def _record(request: Request, denial: _Denial) -> None:
+def _deny(request: Request, permission: BasePermission, denial: _Denial) -> bool:
     # The last refusal wins: with ``a | b`` both refused, it is b's; with a list or
     # ``&``, evaluation stops at the first refusal anyway.
     setattr(request, _DENIAL, denial)
+    # DRF shows ``message`` when the class is a top-level entry of permission_classes.
+    permission.message = denial.body()
+    return False
 
 
 @dataclass(frozen=True)

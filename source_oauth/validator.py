@@ -29,6 +29,7 @@ from .cache import clients as client_cache
 from .cache import tokens as token_cache
 from .conf import conf
 from .models import ApiClient, RedeemedCode
+from .scopes import all_scopes
 from .secrets import check_secret
 
 GrantType = ApiClient.GrantType
@@ -132,7 +133,16 @@ class SourceOAuth2Validator(OAuth2Validator):
         *args: Any,
         **kwargs: Any,
     ) -> bool:
-        return response_type == "code" and GrantType.AUTHORIZATION_CODE in client.grant_types
+        """Only ``code`` is offered (RFC 9700 §2.1.2), to clients with the authorization code grant.
+
+        oauthlib hands every response type containing ``code`` (``code token``,
+        ``code id_token``) to the code grant and would call the refusal
+        ``unauthorized_client``; a response type the server does not offer is
+        ``unsupported_response_type`` (RFC 6749 §4.1.2.1).
+        """
+        if response_type != "code":
+            raise errors.UnsupportedResponseTypeError(request=request)
+        return GrantType.AUTHORIZATION_CODE in client.grant_types
 
     # --- scopes -------------------------------------------------------------------
 
@@ -145,7 +155,15 @@ class SourceOAuth2Validator(OAuth2Validator):
         *args: Any,
         **kwargs: Any,
     ) -> bool:
-        """A token never carries a scope outside the client's allowed scopes."""
+        """A token never carries a scope outside the client's allowed scopes; each counts once.
+
+        RFC 6749 §3.3: the scope is a set. ``scopes`` is the list oauthlib then
+        stores on the grant and answers with, so duplicates are dropped from it
+        here; a list longer than the catalogue itself is refused outright.
+        """
+        if len(scopes) > len(all_scopes()):
+            return False
+        scopes[:] = dict.fromkeys(scopes)
         return set(scopes) <= set(client.allowed_scope_names)
 
     def get_default_scopes(
@@ -215,6 +233,29 @@ class SourceOAuth2Validator(OAuth2Validator):
     def get_code_challenge_method(self, code: str, request: Any) -> str | None:
         return request.source_grant.code_challenge_method or None
 
+    def _check_and_set_request_resource(self, request: Any) -> None:
+        """RFC 8707: a token carries its grant's resources; a token request may only narrow them.
+
+        DOT reads the grant's resources back by its code, which ``validate_code``
+        has already claimed (deleted), so it would find none and issue a token
+        valid for every resource. The claimed grant is at hand instead.
+        """
+        grant = getattr(request, "source_grant", None)
+        if request.grant_type != "authorization_code" or grant is None:
+            super()._check_and_set_request_resource(request)
+            return
+        requested = [value for key, value in request.decoded_body or () if key == "resource"]
+        self._validate_resource_uris(request, requested)
+        granted = list(grant.resource or [])
+        widened = [resource for resource in requested if granted and resource not in granted]
+        if widened:
+            raise errors.CustomOAuth2Error(
+                error="invalid_target",
+                description=f"The resource {widened[0]!r} was not authorized for this code.",
+                request=request,
+            )
+        request.resource = requested or granted
+
     def confirm_redirect_uri(
         self,
         client_id: str,
@@ -269,9 +310,15 @@ class SourceOAuth2Validator(OAuth2Validator):
     def save_bearer_token(
         self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        """Issue a refresh token only to a client with the refresh_token grant."""
+        """Issue a refresh token only to a client with the refresh_token grant.
+
+        The scope is stored and answered as a set (a refresh request's own
+        ``scope`` reaches here as sent).
+        """
         if GrantType.REFRESH_TOKEN not in request.client.grant_types:
             token.pop("refresh_token", None)
+        if "scope" in token:
+            token["scope"] = " ".join(dict.fromkeys(token["scope"].split()))
         if request.grant_type == GrantType.CLIENT_CREDENTIALS:
             # One INSERT, atomic by itself: DOT's transaction would only add BEGIN
             # and COMMIT to the busiest request of a machine-to-machine API.

@@ -7,12 +7,15 @@ the response headers RFC 6749/RFC 9700 ask for, and a correct
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
@@ -20,12 +23,42 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
-from oauthlib.common import urldecode
+from oauthlib.common import add_params_to_uri, urldecode
 
 from . import ratelimit
 from .conf import conf
 from .models import ApiClient
+from .scopes import all_scopes
+
+# RFC 8707 §2: a client may name several resources, one ``resource`` parameter each.
+REPEATABLE = {"resource"}
+# RFC 6749 §3.2 asks for the first; the second is what a browser's FormData sends, and
+# Django reads it as well.
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+UNREADABLE_BODY = (BadRequest, SuspiciousOperation, MultiPartParserError, ValueError, LookupError)
+
+
+def unreadable(request: HttpRequest) -> tuple[str, str] | None:
+    """Say why a POST body is not readable form data in UTF-8 (RFC 6749 Appendix B).
+
+    Parses the body now, so that nothing later (the CSRF middleware, DOT,
+    ``malformed``) meets a parsing error: Django would answer it with an HTML
+    400, or a 500 with DEBUG on.
+    """
+    if request.method != "POST":
+        return None
+    try:
+        if request.body and request.content_type not in FORMS:
+            return "invalid_request", f"The request body must be {FORMS[0]} (RFC 6749 §3.2)."
+        charset = request.content_params.get("charset", "utf-8").lower()
+        if charset not in ("utf-8", "utf8"):
+            return "invalid_request", "The request body must be encoded in UTF-8."
+        request.POST  # noqa: B018  (parsed here, where a failure is answered)
+    except UNREADABLE_BODY:
+        return "invalid_request", "The request body is not readable form data."
+    return None
 
 
 def malformed(request: HttpRequest) -> tuple[str, str] | None:
@@ -42,7 +75,7 @@ def malformed(request: HttpRequest) -> tuple[str, str] | None:
         return "invalid_request", "The query string is not valid URL encoding."
     for params in (request.GET, request.POST):
         for key, values in params.lists():
-            if len(values) > 1:
+            if len(values) > 1 and key not in REPEATABLE:
                 return "invalid_request", f"The parameter {key!r} is repeated."
             if "\x00" in key or "\x00" in values[0]:
                 return "invalid_request", "Parameters must not contain NUL characters."
@@ -96,6 +129,20 @@ def user_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return xframe_options_deny(never_cache(wrapper))
 
 
+def with_issuer(request: HttpRequest, redirect_to: str) -> str:
+    """Name this server in an authorization response, errors included (RFC 9207 §2).
+
+    DOT adds ``iss`` to a successful response only; a client that checks it
+    (as RFC 9700 §4.4 has it do) would then take a denial for a mix-up.
+    """
+    if not oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS:
+        return redirect_to
+    if "iss" in parse_qs(urlsplit(redirect_to).query):
+        return redirect_to
+    issuer = oauth2_settings.oauth2_authorization_server_issuer(request)
+    return add_params_to_uri(redirect_to, [("iss", issuer)])
+
+
 @method_decorator(user_facing, name="dispatch")
 class AuthorizationView(dot_views.AuthorizationView):
     """Login, then consent for third-party clients; first-party clients skip consent."""
@@ -145,7 +192,9 @@ class AuthorizationView(dot_views.AuthorizationView):
             )
         if application is None:
             return super().redirect(redirect_to, application)
-        return OAuth2ResponseRedirect(redirect_to, application.get_allowed_schemes())
+        return OAuth2ResponseRedirect(
+            with_issuer(self.request, redirect_to), application.get_allowed_schemes()
+        )
 
 
 def too_many_failures() -> HttpResponse:
@@ -161,14 +210,19 @@ def too_many_failures() -> HttpResponse:
     return response
 
 
-def client_endpoint(request: HttpRequest, respond: Callable[[], HttpResponse]) -> HttpResponse:
+def client_endpoint(
+    request: HttpRequest,
+    respond: Callable[[], HttpResponse],
+    check: Callable[[HttpRequest], tuple[str, str] | None] | None = None,
+) -> HttpResponse:
     """Answer a request to an endpoint where clients authenticate (token, revoke, introspect).
 
-    Unreadable requests are refused before oauthlib sees them; a failed
+    Unreadable requests, and those ``check`` finds fault with, are refused
+    before oauthlib sees them; a failed
     authentication from an address past its limit becomes a 429 (see
     ``ratelimit``); every answer is JSON and never cached.
     """
-    problem = malformed(request)
+    problem = unreadable(request) or malformed(request) or (check and check(request))
     if problem:
         return refusal(problem)
     with ratelimit.watching() as over_limit:
@@ -181,6 +235,22 @@ def client_endpoint(request: HttpRequest, respond: Callable[[], HttpResponse]) -
     return no_store(challenge_client_auth(response))
 
 
+def token_request_problem(request: HttpRequest) -> tuple[str, str] | None:
+    """What oauthlib would answer wrongly in a token request, answered first.
+
+    A missing ``grant_type`` is a missing parameter, ``invalid_request``
+    (RFC 6749 §5.2), where oauthlib says ``unsupported_grant_type``. A
+    ``scope`` of more names than the catalogue holds is no set of scopes
+    (RFC 6749 §3.3): refused before it is parsed, stored or cached.
+    """
+    if not request.POST.get("grant_type"):
+        return "invalid_request", "The grant_type parameter is missing."
+    scope = request.POST.get("scope")
+    if scope and len(scope.split()) > len(all_scopes()):
+        return "invalid_scope", "The scope names more scopes than exist."
+    return None
+
+
 # Values a debug page or an error report must never show.
 SENSITIVE = ("client_secret", "code", "code_verifier", "refresh_token", "token", "password")
 
@@ -190,7 +260,7 @@ class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Not DOT's post(): it routes the device grant to its own flow before oauthlib
         # sees it. The device grant is not offered, so oauthlib answers every grant type.
-        return client_endpoint(request, lambda: self.token_response(request))
+        return client_endpoint(request, lambda: self.token_response(request), token_request_problem)
 
     def token_response(self, request: HttpRequest) -> HttpResponse:
         """DOT's token response, without re-reading the new token when nobody listens.
@@ -232,4 +302,21 @@ class IntrospectTokenView(dot_views.IntrospectTokenView):
 
 
 class ServerMetadataView(dot_views.OAuthServerMetadataView):
-    """RFC 8414 metadata."""
+    """RFC 8414 metadata that says only what this server does (§2).
+
+    DOT advertises its token endpoint's authentication methods for
+    introspection too, ``none`` included; introspection here answers only
+    authenticated confidential clients.
+    """
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        metadata = json.loads(response.content)
+        if "introspection_endpoint" in metadata:
+            metadata["introspection_endpoint_auth_methods_supported"] = [
+                method
+                for method in metadata["token_endpoint_auth_methods_supported"]
+                if method != "none"
+            ]
+        response.content = json.dumps(metadata)
+        return response

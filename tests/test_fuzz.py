@@ -1159,7 +1159,13 @@ WIRE_CASES = {
         ["Content-Type: multipart/form-data", AUTH],
         "clean",
     ),
-    "unknown charset": ("/oauth/token", CC, [FORM + "; charset=no-such-charset", AUTH], "token"),
+    # RFC 6749 Appendix B: form data in UTF-8; any other charset is refused, as JSON.
+    "unknown charset": (
+        "/oauth/token",
+        CC,
+        [FORM + "; charset=no-such-charset", AUTH],
+        "invalid_request",
+    ),
     "utf-16 charset": (
         "/oauth/token",
         "grant_type=x".encode("utf-16"),
