@@ -8,6 +8,9 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
 
+# The npm client libraries some tests drive (tests/node/), as pinned in its package-lock.json.
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+
 # The browser tests drive Debian's Chromium (Playwright's own download needs internet).
 if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
