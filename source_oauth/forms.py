@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.forms import ApplicationForm
 
@@ -177,3 +178,23 @@ class ScopeForm(forms.ModelForm):
                 "double quotes or backslashes (RFC 6749 §3.3)."
             ),
         }
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, with a refused sign-in announced on both fields.
+
+    Wrong credentials are a form-wide error, so Django marks no field; a
+    screen-reader user would hear the alert but find both fields valid. Used
+    by ``source_oauth/login.html`` (``id="signin-error"``).
+    """
+
+    error_id = "signin-error"
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.non_field_errors():
+            for name in ("username", "password"):
+                if name in self.fields:
+                    self.fields[name].widget.attrs.update(
+                        {"aria-invalid": "true", "aria-describedby": self.error_id}
+                    )
