@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from source_oauth import audit
 from source_oauth.clients import create_api_client
 from source_oauth.models import ApiClient
 
@@ -31,13 +32,14 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
 
-        ApiClient.objects.filter(name=DEMO_CLIENT).delete()
-        _client, credentials = create_api_client(
-            DEMO_CLIENT,
-            grant_types=[ApiClient.GrantType.CLIENT_CREDENTIALS],
-            scopes=["content:read", "content:write"],
-            image_styles=["thumbnail", "medium"],
-        )
+        with audit.acting_as(audit.command_line(self)):
+            ApiClient.objects.filter(name=DEMO_CLIENT).delete()
+            _client, credentials = create_api_client(
+                DEMO_CLIENT,
+                grant_types=[ApiClient.GrantType.CLIENT_CREDENTIALS],
+                scopes=["content:read", "content:write"],
+                image_styles=["thumbnail", "medium"],
+            )
         call_command("load_demo_content", stdout=self.stdout)
 
         host = options["host"]
