@@ -249,3 +249,48 @@ def test_a_refused_sign_in_marks_both_fields(db, user):
     assert html.count('aria-describedby="signin-error"') == 2
     good = SignInForm(data={"username": "alice", "password": "correct horse battery staple"})
     assert good.is_valid() and "aria-invalid" not in str(good["username"])
+
+
+# --- the demo -------------------------------------------------------------------------------------
+
+
+def test_the_demo_web_app_flow_works_as_printed(db):
+    import io
+    import re
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    host = "http://127.0.0.1:8000"
+    client = Client(HTTP_HOST="127.0.0.1:8000")
+    out = io.StringIO()
+    call_command("demo_setup", "--host", host, stdout=out)
+    printed = out.getvalue()
+    password = re.search(r"as user demo password (\S+):", printed).group(1)
+    authorize = re.search(r"  (http://127.0.0.1:8000/oauth/authorize\?\S+)", printed).group(1)
+    redeem = re.search(r"curl -s -u '([^:]+):([^']+)' -d grant_type=authorization_code .*", printed)
+    verifier = re.search(r"code_verifier=(\S+)", printed).group(1)
+    assert not get_user_model().objects.get(username="demo").is_staff
+
+    path = authorize.removeprefix(host)
+    login = client.get(path, follow=True)
+    assert "Demo web app</strong> is asking" in login.content.decode()
+    client.post(login.redirect_chain[-1][0], {"username": "demo", "password": password})
+    consent = client.get(path)
+    assert "Demo web app wants to access" in consent.content.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', consent.text))
+    landed = client.post(path, {**fields, "allow": "Authorize"}, follow=True)
+    assert landed.redirect_chain[-1][0].startswith(f"{host}/demo/callback?code=")
+    code = re.search(r'<code id="code">([^<]+)</code>', landed.content.decode()).group(1)
+    token = client.post(
+        "/oauth/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": f"{host}/demo/callback",
+            "code_verifier": verifier,
+            "client_id": redeem.group(1),
+            "client_secret": redeem.group(2),
+        },
+    )
+    assert token.status_code == 200, token.content
