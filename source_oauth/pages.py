@@ -39,10 +39,14 @@ def site_name(request: HttpRequest) -> str:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a redirect URI sends the person: a web site, or an app on their own device."""
+    """Where a redirect URI sends the person: a web site, this device, or an app on it."""
+
+    SITE = "site"
+    LOOPBACK = "loopback"  # http://127.0.0.1:…: a program on the person's own device
+    APP = "app"  # a private-use scheme (RFC 8252 §7.1): the app that registered it
 
     name: str
-    on_device: bool
+    kind: str
 
 
 def destination(redirect_uri: str) -> Destination:
@@ -51,11 +55,10 @@ def destination(redirect_uri: str) -> Destination:
         parts = urlsplit(redirect_uri)
         host = parts.hostname or ""
     except ValueError:
-        return Destination(redirect_uri, on_device=False)
+        return Destination(redirect_uri, Destination.SITE)
     if parts.scheme in ("http", "https"):
-        return Destination(host, on_device=is_loopback(host))
-    # A private-use scheme (RFC 8252 §7.1): the app that registered it, on this device.
-    return Destination(parts.scheme, on_device=True)
+        return Destination(host, Destination.LOOPBACK if is_loopback(host) else Destination.SITE)
+    return Destination(parts.scheme, Destination.APP)
 
 
 @dataclass(frozen=True)

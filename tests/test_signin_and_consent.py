@@ -158,15 +158,16 @@ def test_the_site_name_defaults_to_the_host(client, settings, user):
 
 
 @pytest.mark.parametrize(
-    ("uri", "name", "on_device"),
+    ("uri", "name", "kind"),
     [
-        ("https://app.example.com/callback", "app.example.com", False),
-        ("http://127.0.0.1:53817/cb", "127.0.0.1", True),
-        ("com.example.app:/callback", "com.example.app", True),
+        ("https://app.example.com/callback", "app.example.com", "site"),
+        ("http://127.0.0.1:53817/cb", "127.0.0.1", "loopback"),
+        ("http://[::1]/cb", "::1", "loopback"),
+        ("com.example.app:/callback", "com.example.app", "app"),
     ],
 )
-def test_destination_is_the_host_or_the_app_on_the_device(uri, name, on_device):
-    assert pages.destination(uri) == pages.Destination(name, on_device)
+def test_destination_is_the_host_or_the_app_on_the_device(uri, name, kind):
+    assert pages.destination(uri) == pages.Destination(name, kind)
 
 
 def test_a_native_app_destination_says_so(client, user):
@@ -278,6 +279,7 @@ def test_the_demo_web_app_flow_works_as_printed(db):
     client.post(login.redirect_chain[-1][0], {"username": "demo", "password": password})
     consent = client.get(path)
     assert "Demo web app wants to access" in consent.content.decode()
+    assert "sent to <strong>127.0.0.1</strong>, on this device" in consent.text
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', consent.text))
     landed = client.post(path, {**fields, "allow": "Authorize"}, follow=True)
     assert landed.redirect_chain[-1][0].startswith(f"{host}/demo/callback?code=")
