@@ -9,7 +9,7 @@ reach it here); its back end redeems the code with ``requests``.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -23,7 +23,7 @@ from tests.browser import (
     screenshot,
     scrolls_sideways,
 )
-from tests.oauth_helpers import REDIRECT_URI, pkce_pair, web_client
+from tests.oauth_helpers import REDIRECT_URI, authorization_request, web_client
 
 pytestmark = pytest.mark.browser
 
@@ -36,21 +36,11 @@ def site_name(settings) -> None:
     settings.SOURCE_OAUTH = {**settings.SOURCE_OAUTH, "SITE_NAME": SITE_NAME}
 
 
-def authorize_url(server: str, client, *, redirect_uri: str = REDIRECT_URI, **params) -> tuple:
-    """An authorization request with PKCE (S256) and a state, as a client app builds it."""
-    verifier, challenge = pkce_pair()
-    query_params = {
-        "client_id": client.client_id,
-        "redirect_uri": redirect_uri,
-        "response_type": "code",
-        "scope": "content:read user:profile",
-        "state": "state-Xy7",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        **params,
-    }
-    query_params = {key: value for key, value in query_params.items() if value is not None}
-    return f"{server}/oauth/authorize?{urlencode(query_params)}", verifier
+def authorize_url(server: str, client, **params) -> tuple[str, str]:
+    """An authorization request's URL, with its code verifier."""
+    params = {"scope": "content:read user:profile", "state": "state-Xy7", **params}
+    path, verifier = authorization_request(client, **params)
+    return f"{server}{path}", verifier
 
 
 def start_at_the_client(page: Page, traffic: Traffic, url: str) -> None:

@@ -15,23 +15,13 @@ from django.test import RequestFactory
 from source_oauth import pages
 from source_oauth.checks import check_login_page_referrer_policy
 from source_oauth.forms import SignInForm
-from tests.oauth_helpers import REDIRECT_URI, pkce_pair, web_client
+from tests.oauth_helpers import REDIRECT_URI, authorization_request, web_client
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
 
 def authorize_path(client, **params) -> str:
-    _, challenge = pkce_pair()
-    query = {
-        "client_id": client.client_id,
-        "redirect_uri": REDIRECT_URI,
-        "response_type": "code",
-        "state": "st",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        **params,
-    }
-    return "/oauth/authorize?" + urlencode({k: v for k, v in query.items() if v is not None})
+    return authorization_request(client, **params)[0]
 
 
 # --- W003: a login page the browser cannot post ---------------------------------------------------

@@ -35,6 +35,19 @@ class ActingUserMixin:
             return super().delete_view(request, *args, **kwargs)
 
 
+class RecordAdminMixin:
+    """A record, not something to edit: nothing is added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReadOnlyDetailMixin:
     """Tokens are issued by the OAuth flows; their detail page is read-only."""
 

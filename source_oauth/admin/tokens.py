@@ -20,7 +20,7 @@ from oauth2_provider.models import (
 
 from .. import audit
 from ..models import AccessToken, RefreshToken, RevokedAccessToken
-from .mixins import ActingUserMixin, ReadOnlyDetailMixin
+from .mixins import ActingUserMixin, ReadOnlyDetailMixin, RecordAdminMixin
 
 
 def token_hint(obj: Any) -> str:
@@ -151,7 +151,7 @@ class RefreshTokenAdmin(ActingUserMixin, ReadOnlyDetailMixin, dot_admin.RefreshT
 
 
 @admin.register(RevokedAccessToken)
-class RevokedAccessTokenAdmin(admin.ModelAdmin):
+class RevokedAccessTokenAdmin(RecordAdminMixin, admin.ModelAdmin):
     """Access tokens revoked before they expired, shown as "Access tokens › Revoked".
 
     Not in the index of its own: reached through the access tokens' status
@@ -182,15 +182,6 @@ class RevokedAccessTokenAdmin(admin.ModelAdmin):
             request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
             for action in ("view", "change")
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class GrantAdmin(ReadOnlyDetailMixin, dot_admin.GrantAdmin):
