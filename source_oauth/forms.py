@@ -2,8 +2,10 @@
 
 Validation is the model's (``ApiClient.clean()`` -> ``validation.py``), so the
 admin and the management commands refuse the same settings with the same
-messages; this form only presents the fields and lets an administrator remove
-a secret explicitly when making a client public.
+messages; this form presents the fields (redirect URIs by line), and lets an
+administrator remove a secret explicitly when making a client public.
+
+Also the scope form, and ``SignInForm`` for ``source_oauth/login.html``.
 """
 
 from __future__ import annotations

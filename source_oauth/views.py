@@ -1,8 +1,9 @@
 """The OAuth endpoints: DOT's views with the product's response rules.
 
-The protocol work is DOT's; these subclasses only set the consent template,
-the response headers RFC 6749/RFC 9700 ask for, and a correct
-``WWW-Authenticate`` challenge for failed client authentication.
+The protocol work is DOT's; these subclasses only set the consent template
+and what it shows (``pages``), check an authorization request before the
+person signs in, and set the response headers RFC 6749/RFC 9700 ask for and
+a correct ``WWW-Authenticate`` challenge for failed client authentication.
 """
 
 from __future__ import annotations

@@ -325,13 +325,12 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
         if request.method != "GET" or not one_time.asked(request):
             return context
         held = one_time.take(request)
-        client = None
         if held is not None and (object_id is None or str(held.client_pk) == unquote(object_id)):
             client = ApiClient.objects.filter(pk=held.client_pk).first()
-        if client is None or held is None:
-            context["one_time_gone"] = True
-        else:
-            context["one_time"] = {"client": client, "secret": held.secret}
+            if client is not None:
+                context["one_time"] = {"client": client, "secret": held.secret}
+                return context
+        context["one_time_gone"] = True  # shown already, or not to this session
         return context
 
     # --- "Regenerate secret" --------------------------------------------------------
