@@ -104,7 +104,7 @@ LOGIN_URL = "/accounts/login/"
 # --- source_oauth -------------------------------------------------------------
 OAUTH2_PROVIDER_APPLICATION_MODEL = "source_oauth.ApiClient"
 OAUTH2_PROVIDER = {**SOURCE_OAUTH_DOT_DEFAULTS}
-SOURCE_OAUTH = {}
+SOURCE_OAUTH = {"SITE_NAME": "Example CMS"}
 if os.environ.get("REDIS_URL"):
     # Each process keeps its own copy of tokens and clients, kept exact by Redis pub/sub.
     SOURCE_OAUTH["PROCESS_CACHE_REDIS_URL"] = os.environ["REDIS_URL"]

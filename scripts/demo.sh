@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Set up the example CMS on SQLite and serve it, with the OAuth server, on 127.0.0.1:8000.
+# Set up the example CMS on SQLite and serve it, with the OAuth server, on 127.0.0.1:8000
+# (PORT=8011 bash scripts/demo.sh for another port).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+PORT=${PORT:-8000}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[example]"
 .venv/bin/python manage.py migrate -v0
-.venv/bin/python manage.py demo_setup
-exec .venv/bin/python manage.py runserver 127.0.0.1:8000
+.venv/bin/python manage.py demo_setup --host "http://127.0.0.1:$PORT"
+exec .venv/bin/python manage.py runserver "127.0.0.1:$PORT"

@@ -7,6 +7,7 @@ warnings.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -159,5 +160,50 @@ def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
             hint="In production use a cache every server shares, such as Redis, as "
             'SOURCE_OAUTH["CACHE_ALIAS"]; or set both to 0.',
             id="source_oauth.W002",
+        )
+    ]
+
+
+SECURITY_MIDDLEWARE = "django.middleware.security.SecurityMiddleware"
+
+
+@register(Tags.security)
+def check_login_page_referrer_policy(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """A login page sent with ``Referrer-Policy: no-referrer`` cannot be posted.
+
+    With that policy browsers send ``Origin: null`` with the page's own form,
+    and Django's CSRF check refuses it: nobody can sign in on the way to
+    ``/oauth/authorize``. Django's SecurityMiddleware gives every page
+    ``SECURE_REFERRER_POLICY`` unless the view set its own, as
+    ``source_oauth.views.user_facing`` does (``same-origin``).
+    """
+    from django.shortcuts import resolve_url
+    from django.urls import Resolver404, resolve
+
+    policy = getattr(settings, "SECURE_REFERRER_POLICY", None)
+    if isinstance(policy, str):
+        policy = policy.split(",")
+    # Browsers apply the last policy they know.
+    if SECURITY_MIDDLEWARE not in settings.MIDDLEWARE or not policy:
+        return []
+    if policy[-1].strip().lower() != "no-referrer":
+        return []
+    try:
+        login = urlsplit(str(resolve_url(settings.LOGIN_URL)))
+        if login.netloc:
+            return []  # another site's page
+        view = resolve(login.path).func
+    except (Resolver404, ValueError):
+        return []  # no login page here to look at
+    if getattr(view, "source_oauth_user_facing", False):
+        return []
+    return [
+        Warning(
+            "SECURE_REFERRER_POLICY is 'no-referrer', so the login page (LOGIN_URL) is sent "
+            "with it; browsers then post its form with 'Origin: null', which Django's CSRF "
+            "check refuses, and nobody can sign in on the way to /oauth/authorize.",
+            hint="Keep Django's default SECURE_REFERRER_POLICY ('same-origin'), or wrap the "
+            "login view in source_oauth.views.user_facing, which sends 'same-origin'.",
+            id="source_oauth.W003",
         )
     ]

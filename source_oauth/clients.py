@@ -50,9 +50,10 @@ def create_api_client(
     )
     client.full_clean(exclude=["client_secret"])
     secret = client.set_new_secret() if confidential else None
-    client.save()
-    client.allowed_scopes.set(_named(Scope, scopes))
-    client.image_styles.set(_named(ImageStyle, image_styles))
+    with audit.one_event():  # created with its scopes and styles: one event
+        client.save()
+        client.allowed_scopes.set(_named(Scope, scopes))
+        client.image_styles.set(_named(ImageStyle, image_styles))
     return client, Credentials(client.client_id, secret)
 
 

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "PROCESS_CACHE_MAX_ENTRIES": 1000,
     "IMAGE_MAX_PIXELS": 50_000_000,
     "IMAGE_STORAGE": "default",
+    "SITE_NAME": None,
 }
 
 
@@ -112,6 +113,15 @@ class Settings:
     def IMAGE_STORAGE(self) -> str:
         """Storage (``STORAGES`` alias) holding source images and their derivatives."""
         return self._get("IMAGE_STORAGE")
+
+    @property
+    def SITE_NAME(self) -> str | None:
+        """The site's name on the consent page ("… wants to access your <site> account").
+
+        ``None``: the current ``django.contrib.sites`` Site's name when that app
+        is installed, otherwise the request's host name.
+        """
+        return self._get("SITE_NAME")
 
 
 conf = Settings()

@@ -2,8 +2,10 @@
 
 Validation is the model's (``ApiClient.clean()`` -> ``validation.py``), so the
 admin and the management commands refuse the same settings with the same
-messages; this form only presents the fields and lets an administrator remove
-a secret explicitly when making a client public.
+messages; this form presents the fields (redirect URIs by line), and lets an
+administrator remove a secret explicitly when making a client public.
+
+Also the scope form, and ``SignInForm`` for ``source_oauth/login.html``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.forms import ApplicationForm
 
 from .models import ApiClient, ImageStyle, Scope
+from .validation import redirect_uri_errors
 
 
 class ScopeChoiceField(forms.ModelMultipleChoiceField):
@@ -22,6 +27,63 @@ class ScopeChoiceField(forms.ModelMultipleChoiceField):
 
     def label_from_instance(self, obj: Scope) -> str:
         return f"{obj.name} — {obj.description}" if obj.description else obj.name
+
+
+# One set of labels and help texts for the editable form and for the read-only
+# page a view-only administrator sees (Django's admin reads ``Meta.labels``
+# and ``Meta.help_texts`` for read-only fields, not the form fields').
+LABELS = {
+    "name": _("Name"),
+    "client_id": _("Client ID"),
+    "image_styles": _("Image Styles"),
+    "confidential": _("Confidential Client"),
+    "require_pkce": _("Require PKCE"),
+    "third_party": _("3rd Party"),
+    "allowed_scopes": _("Allowed Scopes"),
+    "redirect_uris": _("Redirect URIs"),
+    "grant_types": _("Grant types"),
+    "grant_types_display": _("Grant types"),
+    "remove_secret": _("Remove the client secret"),
+}
+HELP_TEXTS = {
+    "name": _("What the client is, e.g. “Mobile app” or “Next.js site”."),
+    "image_styles": _("Allow or restrict access to image derivatives: the client sees these."),
+    "confidential": _(
+        "Whether the client can securely store a secret (a server). Public clients — "
+        "mobile and single-page apps — get no secret, must use PKCE and cannot use "
+        "client credentials."
+    ),
+    "require_pkce": _(
+        "Always on for public clients. Turning it off lets this confidential client use the "
+        "authorization code flow without PKCE, with its secret alone (as the product's example "
+        "request does); it then loses PKCE's protection against a stolen or injected "
+        "authorization code (RFC 9700 §2.1.1). Leave it on unless the client cannot send a "
+        "code challenge."
+    ),
+    "third_party": _(
+        "Whether the client is developed by a third party. Users must approve the scopes a "
+        "third-party client asks for; first-party clients skip that screen."
+    ),
+    "allowed_scopes": _(
+        "Which API capabilities the client can access. A token never carries a scope outside these."
+    ),
+    "redirect_uris": _(
+        "Valid URIs for the authorization code flow, one per line, matched exactly: https://…, "
+        "http:// only on a loopback host (127.0.0.1, [::1], localhost), or a private-use scheme "
+        "such as com.example.app:/callback. No fragments."
+    ),
+    "grant_types": _(
+        "How the client obtains tokens; several may be enabled. Authorization code: a user "
+        "logs in and approves (needs a redirect URI). Client credentials: server-to-server, no "
+        "user (confidential clients only). Refresh token: new access tokens without the user "
+        "(with authorization code)."
+    ),
+    "remove_secret": _(
+        "Tick together with unticking “Confidential Client” to make this client public. The "
+        "secret stops working at once."
+    ),
+}
+HELP_TEXTS["grant_types_display"] = HELP_TEXTS["grant_types"]
 
 
 class ApiClientForm(ApplicationForm):
@@ -32,47 +94,30 @@ class ApiClientForm(ApplicationForm):
     error instead of a ``ValueError`` (a 500).
     """
 
-    name = forms.CharField(
-        label=_("Name"),
-        max_length=255,
-        help_text=_("What the client is, e.g. “Mobile app” or “Next.js site”."),
-    )
+    name = forms.CharField(label=LABELS["name"], max_length=255, help_text=HELP_TEXTS["name"])
     image_styles = forms.ModelMultipleChoiceField(
-        label=_("Image Styles"),
+        label=LABELS["image_styles"],
         queryset=ImageStyle.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Allow or restrict access to image derivatives: the client sees these."),
+        help_text=HELP_TEXTS["image_styles"],
     )
     allowed_scopes = ScopeChoiceField(
-        label=_("Allowed Scopes"),
+        label=LABELS["allowed_scopes"],
         queryset=Scope.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_(
-            "Which API capabilities the client can access. A token never carries a scope "
-            "outside these."
-        ),
+        help_text=HELP_TEXTS["allowed_scopes"],
     )
     grant_types = forms.MultipleChoiceField(
-        label=_("Grant types"),
+        label=LABELS["grant_types"],
         choices=ApiClient.GrantType.choices,
         required=False,  # "choose at least one" is the model's rule, with its message
         widget=forms.CheckboxSelectMultiple,
-        help_text=_(
-            "How the client obtains tokens; several may be enabled. Authorization code: a "
-            "user logs in and approves (needs a redirect URI). Client credentials: "
-            "server-to-server, no user (confidential clients only). Refresh token: new access "
-            "tokens without the user (with authorization code)."
-        ),
+        help_text=HELP_TEXTS["grant_types"],
     )
     remove_secret = forms.BooleanField(
-        label=_("Remove the client secret"),
-        required=False,
-        help_text=_(
-            "Tick together with unticking “Confidential Client” to make this client public. "
-            "The secret stops working at once."
-        ),
+        label=LABELS["remove_secret"], required=False, help_text=HELP_TEXTS["remove_secret"]
     )
 
     class Meta:
@@ -87,28 +132,8 @@ class ApiClientForm(ApplicationForm):
             "redirect_uris",
             "grant_types",
         ]
-        labels = {
-            "confidential": _("Confidential Client"),
-            "third_party": _("3rd Party"),
-            "require_pkce": _("Require PKCE"),
-            "redirect_uris": _("Redirect URIs"),
-        }
-        help_texts = {
-            "confidential": _(
-                "Whether the client can securely store a secret (a server). Public clients — "
-                "mobile and single-page apps — get no secret, must use PKCE and cannot use "
-                "client credentials."
-            ),
-            "third_party": _(
-                "Whether the client is developed by a third party. Users must approve the "
-                "scopes a third-party client asks for; first-party clients skip that screen."
-            ),
-            "redirect_uris": _(
-                "Valid URIs for the authorization code flow, one per line, matched exactly: "
-                "https://…, http:// only on a loopback host (127.0.0.1, [::1], localhost), "
-                "or a private-use scheme such as com.example.app:/callback. No fragments."
-            ),
-        }
+        labels = LABELS
+        help_texts = HELP_TEXTS
         widgets = {"redirect_uris": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
     class Media:
@@ -123,7 +148,30 @@ class ApiClientForm(ApplicationForm):
             self.initial["redirect_uris"] = "\n".join(self.instance.redirect_uris.split())
 
     def clean_redirect_uris(self) -> str:
-        return " ".join(self.cleaned_data.get("redirect_uris", "").split())
+        """One URI per line; each line's problems named once, with its line number.
+
+        The model checks the same rules on the stored, space-separated value (for
+        the commands too); here a person gets them by line, and a line with a
+        space in it is one mistake, not one per word.
+        """
+        errors = []
+        uris = []
+        for number, line in enumerate(self.cleaned_data.get("redirect_uris", "").splitlines(), 1):
+            uri = line.strip()
+            if not uri:
+                continue
+            if len(uri.split()) > 1:
+                problems = [_("“%(uri)s” contains a space. Put one URI per line.") % {"uri": uri}]
+            else:
+                problems = redirect_uri_errors(uri)
+            errors += [
+                _("Line %(number)d: %(problem)s") % {"number": number, "problem": problem}
+                for problem in problems
+            ]
+            uris.append(uri)
+        if errors:
+            raise ValidationError(errors)
+        return " ".join(uris)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -164,6 +212,19 @@ class ApiClientForm(ApplicationForm):
                 instance.previous_secret_expires,
             ) = kept
 
+    def add_error(self, field: str | None, error: Any) -> None:
+        # The model re-checks redirect URIs on the value it still holds when the typed
+        # lines were refused above; those lines' errors already say what is wrong.
+        if (
+            field is None
+            and hasattr(error, "error_dict")
+            and "redirect_uris" in (self._errors or {})
+        ):
+            error = ValidationError(
+                {key: value for key, value in error.error_dict.items() if key != "redirect_uris"}
+            )
+        super().add_error(field, error)
+
 
 class ScopeForm(forms.ModelForm):
     """A scope: its name must be a scope-token, as clients send it in ``scope=``."""
@@ -177,3 +238,23 @@ class ScopeForm(forms.ModelForm):
                 "double quotes or backslashes (RFC 6749 §3.3)."
             ),
         }
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, with a refused sign-in announced on both fields.
+
+    Wrong credentials are a form-wide error, so Django marks no field; a
+    screen-reader user would hear the alert but find both fields valid. Used
+    by ``source_oauth/login.html`` (``id="signin-error"``).
+    """
+
+    error_id = "signin-error"
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.non_field_errors():
+            for name in ("username", "password"):
+                if name in self.fields:
+                    self.fields[name].widget.attrs.update(
+                        {"aria-invalid": "true", "aria-describedby": self.error_id}
+                    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.deletion import ProtectedError
@@ -387,7 +388,7 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-created", "-id"]
         verbose_name = _("audit event")
-        verbose_name_plural = _("audit trail")
+        verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor}"
@@ -409,3 +410,44 @@ class RefreshToken(dot_models.RefreshToken):
         proxy = True
         verbose_name = _("refresh token")
         verbose_name_plural = _("refresh tokens")
+
+
+class RevokedAccessToken(models.Model):
+    """An access token revoked before it expired, kept so that it can still be found.
+
+    DOT revokes an access token by deleting its row (``AccessToken.revoke()``),
+    whoever asks: an administrator, its client at ``/oauth/revoke``, a replay,
+    a refresh that replaces it. This row remembers it, by checksum only, for as
+    long as DOT keeps a revoked refresh token (``REFRESH_TOKEN_EXPIRE_SECONDS``).
+    Recorded by ``revocations``; listed by the admin as access tokens "Revoked".
+    """
+
+    token_checksum = models.CharField(_("token checksum"), max_length=64, db_index=True)
+    application = models.ForeignKey(
+        ApiClient,
+        verbose_name=_("API client"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    scope = models.TextField(_("scope"), blank=True)
+    created = models.DateTimeField(_("issued"))
+    expires = models.DateTimeField(_("would have expired"))
+    revoked = models.DateTimeField(_("revoked"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-revoked", "-id"]
+        verbose_name = _("revoked access token")
+        verbose_name_plural = _("revoked access tokens")
+
+    def __str__(self) -> str:
+        return f"Revoked access token #{self.pk}"

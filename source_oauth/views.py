@@ -1,8 +1,9 @@
 """The OAuth endpoints: DOT's views with the product's response rules.
 
-The protocol work is DOT's; these subclasses only set the consent template,
-the response headers RFC 6749/RFC 9700 ask for, and a correct
-``WWW-Authenticate`` challenge for failed client authentication.
+The protocol work is DOT's; these subclasses only set the consent template
+and what it shows (``pages``), check an authorization request before the
+person signs in, and set the response headers RFC 6749/RFC 9700 ask for and
+a correct ``WWW-Authenticate`` challenge for failed client authentication.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from functools import wraps
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -22,12 +25,13 @@ from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
 from oauthlib.common import add_params_to_uri, urldecode
 
-from . import ratelimit
+from . import pages, ratelimit
 from .conf import conf
 from .models import ApiClient
 from .scopes import all_scopes
@@ -113,19 +117,30 @@ def challenge_client_auth(response: HttpResponse) -> HttpResponse:
     return response
 
 
+# The Referrer-Policy of every page a person uses during authorization. Its URL
+# carries the request's state and code challenge, which must not leave the site;
+# "same-origin" keeps them in, and still lets a browser send the real Origin with
+# the page's own form posts. "no-referrer" would make it send "Origin: null",
+# which Django's CSRF check refuses: nobody could sign in or click Allow.
+REFERRER_POLICY = "same-origin"
+
+
 def user_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Protect a page of the authorization flow (authorize, consent, login).
 
-    Never framed (clickjacking of the consent button), never cached, and no
-    Referer leaves it: its URL carries the request's state and code challenge.
+    Never framed (clickjacking of the consent button), never cached, and its
+    URL is never sent to another site in a Referer (``REFERRER_POLICY``).
+    A host wraps its login view in it too; check ``source_oauth.W003`` looks
+    for the mark it leaves.
     """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = REFERRER_POLICY
         return response
 
+    wrapper.source_oauth_user_facing = True  # type: ignore[attr-defined]
     return xframe_options_deny(never_cache(wrapper))
 
 
@@ -163,6 +178,46 @@ class AuthorizationView(dot_views.AuthorizationView):
             request.GET = request.GET.copy()
             del request.GET["approval_prompt"]
         return super().get(request, *args, **kwargs)
+
+    def handle_no_permission(self) -> HttpResponse:
+        """Check the request before asking for a password (DOT signs the person in first).
+
+        A request that cannot succeed is refused at once: an unknown client or
+        an unregistered redirect URI gets the error page (never a redirect to
+        that URI), any other error goes back to the client (RFC 6749 §4.1.2.1),
+        and nobody types a password for nothing.
+        """
+        if self.request.method == "GET":
+            try:
+                self.validate_authorization_request(self.request)
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=None)
+        return super().handle_no_permission()
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "switch_account" in request.POST:
+            # "Not you?": sign out, sign in as someone else, come back to this request.
+            logout(request)
+            return redirect_to_login(
+                request.get_full_path(), self.get_login_url(), self.get_redirect_field_name()
+            )
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """What the consent page says besides DOT's context: account, scopes, destination."""
+        context = super().get_context_data(**kwargs)
+        if context.get("application") is not None:
+            context["account"] = self.request.user
+            context["scope_items"] = pages.scope_items(
+                context.get("scopes", []), context.get("scopes_descriptions", [])
+            )
+            context["destination"] = pages.destination(context.get("redirect_uri") or "")
+        return context
+
+    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
+        # The consent page and the error page both name the site.
+        context.setdefault("site_name", pages.site_name(self.request))
+        return super().render_to_response(context, **response_kwargs)
 
     def error_page(self, error: str, description: str) -> HttpResponse:
         """An error shown to the user, never a redirect: the request named no safe target."""

@@ -12,6 +12,9 @@ from django.db import connection
 
 from source_oauth.catalog import ensure_catalog
 
+# Playwright fixtures of the browser tests (Chromium, recorded traffic).
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 # The Redis database the tests use and flush: database 13 of the local Redis unless
 # SOURCE_OAUTH_TEST_REDIS_URL names another (so parallel runs can keep apart).

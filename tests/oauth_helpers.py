@@ -6,7 +6,7 @@ import base64
 import hashlib
 import secrets
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 
@@ -50,6 +50,26 @@ def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def authorization_request(client, **params) -> tuple[str, str]:
+    """The path of an authorization request with PKCE (S256), as a client app builds it.
+
+    Returns it with the code verifier. A parameter given as None is left out.
+    """
+    verifier, challenge = pkce_pair()
+    query = {
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "state": "st",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **params,
+    }
+    return "/oauth/authorize?" + urlencode({k: v for k, v in query.items() if v is not None}), (
+        verifier
+    )
 
 
 class _Forms(HTMLParser):

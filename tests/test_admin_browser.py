@@ -1,66 +1,24 @@
 """End to end in Chromium: an administrator creates an API client and the client uses it.
 
-Drives Debian's Chromium (``apt-get install chromium``; ``scripts/test.sh``
-installs it) through Playwright against a live server. Screenshots land in
-``test-artifacts/admin/`` (override with ``TEST_ARTIFACTS_DIR``).
+Drives Debian's Chromium through Playwright against a live server (fixtures in
+``tests/browser.py``). Screenshots land in ``test-artifacts/admin/``; the
+README's come from here.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
-from django.db import connections
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from source_oauth.models import ApiClient
+from tests.browser import Traffic, screenshot, scrolls_sideways
 from tests.oauth_helpers import new_client
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "correct horse battery staple"
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", ROOT / "test-artifacts")) / "admin"
 GT = ApiClient.GrantType
-
-
-@pytest.fixture(autouse=True)
-def allow_orm_next_to_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Playwright's sync API runs an asyncio loop in this thread; Django would
-    # then refuse ORM calls made by the test itself (SynchronousOnlyOperation).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def page(server: str) -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        # Wide enough for every column of the list beside the sidebar and filters.
-        context = browser.new_context(viewport={"width": 1920, "height": 1000})
-        context.set_default_timeout(15_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
-            # While Playwright runs, the ORM works in another asgiref context and
-            # so on its own connection; close it, or PostgreSQL cannot drop the
-            # test database at the end of the session.
-            connections.close_all()
 
 
 @pytest.fixture
@@ -73,13 +31,6 @@ def logged_in(server: str, page: Page, django_user_model) -> Page:
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
     return page
-
-
-def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def open_add_form(page: Page) -> None:
@@ -95,10 +46,11 @@ def save(page: Page) -> None:
 
 
 def one_time_credentials(page: Page) -> tuple[str, str]:
-    message = page.locator(".messagelist")
-    expect(message).to_contain_text("shown only this once")
-    client_id = message.locator("code.source-oauth-client-id").inner_text()
-    secret = message.locator("code.source-oauth-client-secret").inner_text()
+    """Read the client ID and the secret off the page, as a person copies them."""
+    panel = page.get_by_role("region", name="Copy the credentials")
+    expect(panel).to_contain_text("The client secret will not be shown again.")
+    client_id = panel.locator("code.source-oauth-client-id").inner_text()
+    secret = panel.locator("code.source-oauth-client-secret").inner_text()
     return client_id, secret
 
 
@@ -111,8 +63,18 @@ def token_response(server: str, client_id: str, secret: str) -> requests.Respons
     )
 
 
-def test_create_an_api_client_and_get_a_token_with_its_secret(server: str, logged_in: Page):
+def nowhere_but_the_page(page: Page, traffic: Traffic, secrets: list[str]) -> None:
+    """No cookie and no header (request or response) of the whole session held a secret."""
+    cookies = repr(page.context.cookies())
+    headers = repr(traffic.headers)
+    for secret in secrets:
+        assert secret not in cookies
+        assert secret not in headers
+
+
+def test_create_an_api_client_and_get_a_token_with_its_secret(server, logged_in, traffic):
     page = logged_in
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     # A few clients already exist, as on a real site.
     new_client(
         "Mobile app",
@@ -134,20 +96,24 @@ def test_create_an_api_client_and_get_a_token_with_its_secret(server: str, logge
     page.get_by_label("Thumbnail").check()
     page.get_by_label("Medium").check()
     expect(page.get_by_label("Confidential Client")).to_be_checked()
+    expect(page.get_by_label("Require PKCE")).to_be_checked()
     page.get_by_label("content:read").check()
     page.get_by_label("Client credentials").check()
-    page.set_viewport_size({"width": 1280, "height": 900})  # a form reads better narrower
-    screenshot(page, "api-client-add.png")
-    page.set_viewport_size({"width": 1920, "height": 1000})
+    assert not scrolls_sideways(page)
+    screenshot(page, "admin", "api-client-add.png")
     save(page)
 
     client_id, secret = one_time_credentials(page)
     expect(page.get_by_role("heading", name="Change API client")).to_be_visible()
-    screenshot(page, "api-client-saved.png")
+    assert "one_time" not in page.url  # taken out of the address bar and the history
+    screenshot(page, "admin", "api-client-saved.png")
+    page.get_by_role("region", name="Copy the credentials").get_by_role(
+        "button", name="Copy"
+    ).last.click()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
 
     response = token_response(server, client_id, secret)
     assert response.status_code == 200, response.text
-    assert response.json()["access_token"]
     assert response.json()["scope"] == "content:read"
 
     # Shown once: after a reload only the masked hint is left.
@@ -156,25 +122,80 @@ def test_create_an_api_client_and_get_a_token_with_its_secret(server: str, logge
     assert secret not in page.content()
 
     page.locator(".breadcrumbs").get_by_role("link", name="API clients").click()
-    expect(page.locator("#result_list")).to_contain_text("Next.js site")
-    expect(page.locator("#result_list")).to_contain_text(client_id)
+    rows = page.locator("#result_list tbody tr")
+    expect(rows.first).to_contain_text("Default API client")
+    expect(rows.first.locator(".source-oauth-badge")).to_have_text("Default")
+    # Every column fits at 1280 px, beside the sidebar and the filters.
+    assert not scrolls_sideways(page)
+    assert page.evaluate(
+        "(() => { const r = document.querySelector('#changelist .results');"
+        " return r.scrollWidth <= r.clientWidth; })()"
+    )
+    screenshot(page, "admin", "api-clients-list.png")
+    row = rows.filter(has_text="Next.js site")
+    expect(row.locator(f'code[title="{client_id}"]')).to_have_text(f"{client_id[:8]}…")
+    row.get_by_role("button", name="Copy client ID").click()
+    assert page.evaluate("navigator.clipboard.readText()") == client_id
     assert secret not in page.content()
-    screenshot(page, "api-clients-list.png")
+    nowhere_but_the_page(page, traffic, [secret])
 
 
-def test_settings_errors_are_shown_on_the_form(server: str, logged_in: Page):
+def test_regenerate_follows_the_overlap_rule_and_stays_out_of_cookies(
+    server, logged_in, traffic, settings
+):
+    settings.SOURCE_OAUTH = {**settings.SOURCE_OAUTH, "SECRET_ROTATION_OVERLAP_SECONDS": 3600}
+    page = logged_in
+    client, first = new_client("Backend", scopes=["content:read"])
+    page.goto(f"{server}/admin/source_oauth/apiclient/{client.pk}/change/")
+
+    # A planned rotation: the old secret keeps working for the overlap.
+    page.get_by_role("link", name="Regenerate secret").click()
+    expect(page.locator("#content-main")).to_contain_text("keeps working for 60 more minutes")
+    page.get_by_role("button", name="Regenerate the secret").click()
+    client_id, second = one_time_credentials(page)
+    assert client_id == client.client_id and second != first
+    expect(page.locator(".field-client_secret_hint")).to_contain_text(
+        "The previous secret keeps working until"
+    )
+    assert token_response(server, client_id, second).status_code == 200
+    assert token_response(server, client_id, first).status_code == 200
+
+    # A leak: stopped at once.
+    page.get_by_role("link", name="Regenerate secret").click()
+    page.get_by_label("The current secret has leaked: stop it at once").check()
+    page.get_by_role("button", name="Regenerate the secret").click()
+    _, third = one_time_credentials(page)
+    assert token_response(server, client_id, third).status_code == 200
+    assert token_response(server, client_id, second).status_code == 401
+    page.reload()
+    assert third not in page.content()
+    nowhere_but_the_page(page, traffic, [second, third])
+
+
+def test_settings_errors_and_warnings_are_shown_on_the_form(server, logged_in):
     page = logged_in
     open_add_form(page)
     page.get_by_role("textbox", name="Name").fill("Web app")
     page.get_by_label("Authorization code").check()
     page.get_by_label("Refresh token").check()
-    page.get_by_label("Redirect URIs").fill("http://app.example.com/callback")
+    page.get_by_label("Redirect URIs").fill(
+        "https://app.example.com/callback\nhttp://app.example.com/callback two words"
+    )
     save(page)
     expect(page.locator(".errornote")).to_be_visible()
-    expect(page.locator(".field-redirect_uris .errorlist")).to_contain_text("uses http; use https")
+    errors = page.locator(".field-redirect_uris .errorlist li")
+    expect(errors).to_have_text(
+        [
+            "Line 2: “http://app.example.com/callback two words” contains a space. "
+            "Put one URI per line."
+        ]
+    )
 
     page.get_by_label("Redirect URIs").fill("https://app.example.com/callback")
     page.get_by_label("Confidential Client").uncheck()
+    # A public client always uses PKCE: the box says so and cannot be unticked.
+    expect(page.get_by_label("Require PKCE")).to_be_checked()
+    expect(page.get_by_label("Require PKCE")).to_be_disabled()
     page.get_by_label("Client credentials").check()
     save(page)
     expect(page.locator(".field-grant_types .errorlist")).to_contain_text(
@@ -183,20 +204,35 @@ def test_settings_errors_are_shown_on_the_form(server: str, logged_in: Page):
     assert not ApiClient.objects.filter(name="Web app").exists()
 
     page.get_by_label("Client credentials").uncheck()
-    save(page)
-    expect(page.locator(".messagelist")).to_contain_text("public client: it has no secret")
-    assert not ApiClient.objects.get(name="Web app").confidential
+    save(page)  # no scope ticked: saved, with a warning
+    messages = page.locator(".messagelist")
+    expect(messages).to_contain_text("public client: it has no secret")
+    expect(messages.locator(".warning")).to_contain_text("has no allowed scopes")
+    client = ApiClient.objects.get(name="Web app")
+    assert not client.confidential and client.require_pkce
 
 
-def test_regenerate_a_leaked_secret(server: str, logged_in: Page):
+def test_the_default_clients_delete_page_explains(server, logged_in):
     page = logged_in
-    client, old_secret = new_client("Backend", scopes=["content:read"])
-    page.goto(f"{server}/admin/source_oauth/apiclient/{client.pk}/change/")
-    page.get_by_role("link", name="Regenerate secret").click()
-    page.get_by_label("The current secret has leaked: stop it at once").check()
-    page.get_by_role("button", name="Regenerate the secret").click()
+    default = ApiClient.objects.get(is_default=True)
+    page.goto(f"{server}/admin/source_oauth/apiclient/{default.pk}/delete/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Cannot delete the default API client"
+    )
+    expect(page.locator("#content-main")).to_contain_text("stands for every request")
+    screenshot(page, "admin", "default-client-delete.png")
+    page.get_by_role("link", name="Back to the client").click()
+    expect(page.get_by_role("heading", name="Change API client")).to_be_visible()
 
-    client_id, new_secret = one_time_credentials(page)
-    assert client_id == client.client_id and new_secret != old_secret
-    assert token_response(server, client_id, new_secret).status_code == 200
-    assert token_response(server, client_id, old_secret).status_code == 401
+
+def test_the_admin_pages_fit_a_phone(server, phone, django_user_model):
+    django_user_model.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    phone.goto(f"{server}/admin/")
+    phone.get_by_label("Username").fill("admin")
+    phone.get_by_label("Password").fill(PASSWORD)
+    phone.get_by_role("button", name="Log in").click()
+    phone.goto(f"{server}/admin/source_oauth/apiclient/")
+    assert not scrolls_sideways(phone)
+    phone.goto(f"{server}/admin/source_oauth/apiclient/add/")
+    assert not scrolls_sideways(phone)
+    screenshot(phone, "admin", "api-client-add-mobile.png")

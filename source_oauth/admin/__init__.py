@@ -6,14 +6,15 @@ the classes here subclass DOT's and are named there by
 ``source_oauth.dot_settings`` (as ``source_oauth.admin.ApiClientAdmin`` and so
 on), so nothing is registered twice. Access and refresh tokens are listed
 through proxy models of this app, so they sit in the "API" section beside the
-clients they belong to; DOT's own listing of them is withdrawn.
+clients they belong to; DOT's own section is withdrawn.
 
 Two rules hold on every page: a client secret is shown in plain text only on
 the one page that follows its generation, and neither a secret's hash nor a
 token (nor its full checksum) is ever rendered.
 
-- ``clients``: the API clients screen, with its one-time secret;
-- ``tokens``: access and refresh tokens, grants, ID tokens;
+- ``clients``: the API clients screen;
+- ``one_time``: a new secret, from the save that made it to the page that shows it once;
+- ``tokens``: access tokens (revoked ones too) and refresh tokens;
 - ``catalog``: scopes and image styles;
 - ``audit``: the audit trail.
 """
@@ -26,6 +27,7 @@ from .tokens import (
     GrantAdmin,
     IDTokenAdmin,
     RefreshTokenAdmin,
+    RevokedAccessTokenAdmin,
     withdraw_dot_token_admins,
 )
 
@@ -37,6 +39,7 @@ __all__ = [
     "IDTokenAdmin",
     "ImageStyleAdmin",
     "RefreshTokenAdmin",
+    "RevokedAccessTokenAdmin",
     "ScopeAdmin",
     "withdraw_dot_token_admins",
 ]

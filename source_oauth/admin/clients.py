@@ -27,7 +27,8 @@ from ..conf import conf
 from ..forms import ApiClientForm
 from ..models import AccessToken, ApiClient, RefreshToken
 from ..secrets import mask
-from .mixins import ActingUserMixin
+from . import one_time
+from .mixins import ActingUserMixin, copyable
 
 
 class GrantTypeFilter(admin.SimpleListFilter):
@@ -59,18 +60,20 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
     """The "API clients" screen. Registered by DOT through ``APPLICATION_ADMIN_CLASS``."""
 
     form = ApiClientForm
+    # Fits 1280 px beside the sidebar and the filters: the client ID is shortened
+    # (with a copy button), "Confidential Client" and "3rd Party" share a column,
+    # the default client is marked in its name's cell (and listed first).
     list_display = [
-        "name",
-        "client_id",
+        "name_column",
+        "client_id_column",
         "grant_types_display",
-        "confidential_column",
-        "third_party_column",
+        "client_type_column",
         "scopes_display",
-        "default_column",
-        "created",
     ]
+    list_display_links = ["name_column"]
     list_filter = [GrantTypeFilter, "confidential", "third_party"]
     search_fields = ["name", "client_id"]
+    ordering = ["-is_default", "name"]
     readonly_fields = [
         "client_id",
         "client_secret_hint",
@@ -79,12 +82,19 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
         "created",
         "updated",
         "tokens",
+        "token_counts",
     ]
     radio_fields: dict = {}
     raw_id_fields: tuple = ()
     filter_horizontal: tuple = ()
     # DOT's get_absolute_url names a front-end page source_oauth does not serve.
     view_on_site = False
+
+    class Media:
+        # Copy buttons, the one-time secret's URL cleaned up, PKCE shown as required
+        # while "Confidential Client" is unticked.
+        css = {"all": ["source_oauth/admin.css"]}
+        js = ["source_oauth/admin.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("allowed_scopes")
@@ -113,29 +123,49 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
             (_("Grant types"), {"fields": [grants]}),
         ]
         if obj is not None:
+            # Links only for those who may follow them; the counts for everyone else.
+            tokens = "tokens" if self._may_view_tokens(request) else "token_counts"
             fieldsets.append(
-                (_("Record"), {"fields": ["default_client", "created", "updated", "tokens"]})
+                (_("Record"), {"fields": ["default_client", "created", "updated", tokens]})
             )
         return fieldsets
 
+    def _may_view_tokens(self, request: HttpRequest) -> bool:
+        return all(
+            request.user.has_perm(f"{m._meta.app_label}.view_{m._meta.model_name}")
+            or request.user.has_perm(f"{m._meta.app_label}.change_{m._meta.model_name}")
+            for m in (AccessToken, RefreshToken)
+        )
+
     # --- columns and read-only fields ---------------------------------------------
+
+    @admin.display(description=_("name"), ordering="name")
+    def name_column(self, obj: ApiClient) -> str:
+        if obj.is_default:
+            return format_html(
+                '{} <span class="source-oauth-badge" title="{}">{}</span>',
+                obj.name,
+                _("Stands for requests that carry no token. Cannot be deleted."),
+                _("Default"),
+            )
+        return obj.name
+
+    @admin.display(description=_("client ID"), ordering="client_id")
+    def client_id_column(self, obj: ApiClient) -> str:
+        return copyable(obj.client_id, label=_("Copy client ID"))
 
     @admin.display(description=_("grant types"))
     def grant_types_display(self, obj: ApiClient) -> str:
         labels = dict(ApiClient.GrantType.choices)
         return ", ".join(str(labels.get(g, g)) for g in obj.grant_types) or "—"
 
-    @admin.display(description=_("confidential"), boolean=True, ordering="confidential")
-    def confidential_column(self, obj: ApiClient) -> bool:
-        return obj.confidential
-
-    @admin.display(description=_("3rd party"), boolean=True, ordering="third_party")
-    def third_party_column(self, obj: ApiClient) -> bool:
-        return obj.third_party
-
-    @admin.display(description=_("default"), boolean=True, ordering="is_default")
-    def default_column(self, obj: ApiClient) -> bool:
-        return obj.is_default
+    @admin.display(description=_("client type"), ordering="confidential")
+    def client_type_column(self, obj: ApiClient) -> str:
+        kind = _("Confidential") if obj.confidential else _("Public")
+        if obj.third_party:
+            tag = _("3rd party")
+            return format_html('{}<br><span class="source-oauth-tag">{}</span>', kind, tag)
+        return kind
 
     @admin.display(description=_("default API client"))
     def default_client(self, obj: ApiClient) -> str:
@@ -157,10 +187,10 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
                 return _("None: a public client has no secret.")
             return _("None yet: the client cannot authenticate until one is generated.")
         hint = format_html(
-            "{} (<code>sha256 {}</code>). {}",
+            "{} (<code>sha256 {}</code>): {}",
             _("Stored as a hash only"),
             mask(obj.client_secret),
-            _("The secret cannot be shown again; a new one can be generated."),
+            _("the secret cannot be shown again."),
         )
         expires = obj.previous_secret_expires
         if obj.previous_client_secret and expires and expires > timezone.now():
@@ -174,19 +204,8 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
 
     @admin.display(description=_("tokens"))
     def tokens(self, obj: ApiClient) -> str:
-        access = AccessToken.objects.filter(application=obj).count()
-        refresh = RefreshToken.objects.filter(application=obj, revoked__isnull=True).count()
         links = []
-        for model, label in (
-            (
-                AccessToken,
-                ngettext("%d access token", "%d access tokens", access) % access,
-            ),
-            (
-                RefreshToken,
-                ngettext("%d active refresh token", "%d active refresh tokens", refresh) % refresh,
-            ),
-        ):
+        for model, label in self._token_counts(obj):
             opts = model._meta
             url = reverse(
                 f"admin:{opts.app_label}_{opts.model_name}_changelist",
@@ -194,6 +213,21 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
             )
             links.append((f"{url}?application__id__exact={obj.pk}", label))
         return format_html_join(" · ", '<a href="{}">{}</a>', links)
+
+    @admin.display(description=_("tokens"))
+    def token_counts(self, obj: ApiClient) -> str:
+        return " · ".join(label for _model, label in self._token_counts(obj))
+
+    def _token_counts(self, obj: ApiClient) -> list[tuple[type, str]]:
+        access = AccessToken.objects.filter(application=obj).count()
+        refresh = RefreshToken.objects.filter(application=obj, revoked__isnull=True).count()
+        return [
+            (AccessToken, ngettext("%d access token", "%d access tokens", access) % access),
+            (
+                RefreshToken,
+                ngettext("%d active refresh token", "%d active refresh tokens", refresh) % refresh,
+            ),
+        ]
 
     # --- saving: credentials are generated here and shown once --------------------
 
@@ -206,59 +240,60 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
             request._source_oauth_new_secret = obj.set_new_secret()
         super().save_model(request, obj, form, change)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not form.instance.allowed_scopes.exists():
+            self.message_user(
+                request,
+                _(
+                    "“%(name)s” has no allowed scopes: its tokens will carry no scope, so it "
+                    "can call no API that needs one. Tick its scopes under Allowed Scopes."
+                )
+                % {"name": form.instance.name},
+                messages.WARNING,
+            )
+
     def response_add(
         self, request: HttpRequest, obj: ApiClient, post_url_continue: str | None = None
     ) -> HttpResponse:
         response = super().response_add(request, obj, post_url_continue)
-        self._announce_credentials(request, obj, added=True)
+        secret = self._new_secret(request)
+        if secret:
+            # "Save and add another" shows it above the next, empty form.
+            land_on = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_add")
+            if "_addanother" not in request.POST:
+                land_on = self._change_url(obj)
+            return self._show_once(request, obj, secret, land_on)
+        if not obj.confidential:
+            self.message_user(
+                request,
+                _("“%(name)s” is a public client: it has no secret and proves itself with PKCE.")
+                % {"name": obj.name},
+                messages.INFO,
+            )
         if not any(key in request.POST for key in (IS_POPUP_VAR, "_addanother", "_continue")):
-            # The one-time credentials belong with the client: land on its page.
+            # The credentials belong with the client: land on its page.
             return HttpResponseRedirect(self._change_url(obj))
         return response
 
     def response_change(self, request: HttpRequest, obj: ApiClient) -> HttpResponse:
         response = super().response_change(request, obj)
-        self._announce_credentials(request, obj, added=False)
+        secret = self._new_secret(request)
+        if secret:
+            return self._show_once(request, obj, secret, self._change_url(obj))
         return response
 
-    def _announce_credentials(self, request: HttpRequest, obj: ApiClient, *, added: bool) -> None:
+    def _new_secret(self, request: HttpRequest) -> str | None:
         secret = getattr(request, "_source_oauth_new_secret", None)
         request._source_oauth_new_secret = None
-        if secret:
-            self.message_secret(request, obj, secret)
-        elif added and not obj.confidential:
-            self.message_user(
-                request,
-                format_html(
-                    _(
-                        "“{name}” is a public client: it has no secret and proves itself with "
-                        'PKCE. Client ID: <code class="source-oauth-client-id">{client_id}</code>'
-                    ),
-                    name=obj.name,
-                    client_id=obj.client_id,
-                ),
-                messages.INFO,
-            )
+        return secret
 
-    def message_secret(self, request: HttpRequest, obj: ApiClient, secret: str) -> None:
-        """Show a newly generated secret, the only time it is ever readable."""
-        self.message_user(
-            request,
-            format_html(
-                _(
-                    "Copy the client secret of “{name}” now: it is shown only this once, and "
-                    "only its hash is stored.<br>"
-                    'Client ID: <code class="source-oauth-client-id">{client_id}</code><br>'
-                    "Client secret: "
-                    '<code class="source-oauth-client-secret" style="user-select: all">'
-                    "{secret}</code>"
-                ),
-                name=obj.name,
-                client_id=obj.client_id,
-                secret=secret,
-            ),
-            messages.WARNING,
-        )
+    def _show_once(
+        self, request: HttpRequest, obj: ApiClient, secret: str, url: str
+    ) -> HttpResponse:
+        """Redirect to the page that shows ``secret`` once (see ``one_time``)."""
+        key = one_time.hold(request, obj.pk, secret)
+        return HttpResponseRedirect(f"{url}?{one_time.PARAM}={key}")
 
     def _change_url(self, obj: ApiClient) -> str:
         return reverse(
@@ -266,6 +301,37 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
             args=[quote(obj.pk)],
             current_app=self.admin_site.name,
         )
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        return super().add_view(request, form_url, self._one_time_context(request, extra_context))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        context = self._one_time_context(request, extra_context, object_id)
+        return super().change_view(request, object_id, form_url, context)
+
+    def _one_time_context(
+        self, request: HttpRequest, extra_context: dict | None, object_id: str | None = None
+    ) -> dict:
+        """The credentials to show above the form, the one time the URL unlocks them."""
+        context = dict(extra_context or {})
+        if request.method != "GET" or not one_time.asked(request):
+            return context
+        held = one_time.take(request)
+        if held is not None and (object_id is None or str(held.client_pk) == unquote(object_id)):
+            client = ApiClient.objects.filter(pk=held.client_pk).first()
+            if client is not None:
+                context["one_time"] = {"client": client, "secret": held.secret}
+                return context
+        context["one_time_gone"] = True  # shown already, or not to this session
+        return context
 
     # --- "Regenerate secret" --------------------------------------------------------
 
@@ -297,8 +363,9 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
             with audit.acting_as(request.user):
                 credentials = rotate_client_secret(obj, timedelta(0) if stop_now else overlap)
             self.log_change(request, obj, _("Regenerated the client secret."))
-            self.message_secret(request, obj, credentials.client_secret or "")
-            return HttpResponseRedirect(self._change_url(obj))
+            return self._show_once(
+                request, obj, credentials.client_secret or "", self._change_url(obj)
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": _("Regenerate the client secret")
@@ -318,6 +385,29 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
         )
 
     # --- the default client cannot be deleted ----------------------------------------
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """For the default client, say why it cannot be deleted (Django would only say 403)."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and obj.is_default and self.has_view_or_change_permission(request, obj):
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Cannot delete the default API client"),
+                "subtitle": None,
+                "opts": self.opts,
+                "original": obj,
+                "change_url": self._change_url(obj),
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(
+                request,
+                "admin/source_oauth/apiclient/delete_default.html",
+                context,
+                status=403 if request.method == "POST" else 200,
+            )
+        return super().delete_view(request, object_id, extra_context)
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiClient | None = None) -> bool:
         if obj is not None and obj.is_default:

@@ -11,11 +11,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from oauth2_provider import admin as dot_admin
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from .. import audit
-from ..models import AccessToken, RefreshToken
-from .mixins import ActingUserMixin, ReadOnlyDetailMixin
+from ..models import AccessToken, RefreshToken, RevokedAccessToken
+from .mixins import ActingUserMixin, ReadOnlyDetailMixin, RecordAdminMixin
 
 
 def token_hint(obj: Any) -> str:
@@ -29,18 +34,32 @@ def token_hint(obj: Any) -> str:
     return f"{checksum[:8]}…" if checksum else "—"
 
 
+REVOKED = "revoked"
+
+
 class AccessTokenStatusFilter(admin.SimpleListFilter):
+    """Valid, expired, or revoked: revoked ones are ``RevokedAccessToken`` rows.
+
+    DOT deletes a revoked access token, so "Revoked" lists what
+    ``revocations`` remembered; ``AccessTokenAdmin`` hands that listing to
+    ``RevokedAccessTokenAdmin`` under its own URL, so it reads as one list.
+    """
+
     title = _("status")
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [("valid", _("Valid")), ("expired", _("Expired"))]
+        return [("valid", _("Valid")), ("expired", _("Expired")), (REVOKED, _("Revoked"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if issubclass(queryset.model, RevokedAccessToken):
+            return queryset
         if self.value() == "valid":
             return queryset.filter(expires__gt=timezone.now())
         if self.value() == "expired":
             return queryset.filter(expires__lte=timezone.now())
+        if self.value() == REVOKED:
+            return queryset.none()  # never reached: the revoked listing is handed over
         return queryset
 
 
@@ -74,6 +93,12 @@ class AccessTokenAdmin(ActingUserMixin, ReadOnlyDetailMixin, dot_admin.AccessTok
     @admin.display(description=_("token (SHA-256, first characters)"))
     def token_display(self, obj: Any) -> str:
         return token_hint(obj)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        if request.GET.get(AccessTokenStatusFilter.parameter_name) == REVOKED:
+            revoked = self.admin_site.get_model_admin(RevokedAccessToken)
+            return revoked.changelist_view(request, extra_context)
+        return super().changelist_view(request, extra_context)
 
     @admin.action(permissions=["change"], description=_("Revoke selected access tokens"))
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -125,6 +150,40 @@ class RefreshTokenAdmin(ActingUserMixin, ReadOnlyDetailMixin, dot_admin.RefreshT
         )
 
 
+@admin.register(RevokedAccessToken)
+class RevokedAccessTokenAdmin(RecordAdminMixin, admin.ModelAdmin):
+    """Access tokens revoked before they expired, shown as "Access tokens › Revoked".
+
+    Not in the index of its own: reached through the access tokens' status
+    filter, with the access tokens' permissions.
+    """
+
+    list_display = ["token_display", "application", "user", "scope", "created", "revoked"]
+    list_filter = [
+        AccessTokenStatusFilter,
+        ("application", admin.RelatedOnlyFieldListFilter),
+        ("user", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["application__name", "application__client_id", "user__username"]
+    fields = ["token_display", "application", "user", "scope", "created", "expires", "revoked"]
+    readonly_fields = fields
+    actions = None
+
+    @admin.display(description=_("token (SHA-256, first characters)"))
+    def token_display(self, obj: Any) -> str:
+        return token_hint(obj)
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        return {}  # listed under Access tokens, not in the index
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        opts = AccessToken._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+            for action in ("view", "change")
+        )
+
+
 class GrantAdmin(ReadOnlyDetailMixin, dot_admin.GrantAdmin):
     """Authorization codes in flight (they live a minute); the code itself is masked."""
 
@@ -137,12 +196,19 @@ class IDTokenAdmin(ReadOnlyDetailMixin, dot_admin.IDTokenAdmin):
 
 
 def withdraw_dot_token_admins() -> None:
-    """Unregister DOT's own token listings, which the "API" section's proxies replace.
+    """Unregister DOT's own admin section ("Django OAuth Toolkit").
+
+    Its access and refresh tokens are listed in the "API" section through
+    proxies. Its grants (authorization codes: single use, alive 60 seconds)
+    and ID tokens (DOT's record of each ID token it signed) are nothing an
+    administrator acts on, so they are not listed; their admin classes stay
+    masked in case a project registers them again.
 
     Called from ``AppConfig.ready()``: DOT registers them when its admin module
     finishes importing, which happens after this module (DOT imports it to
     find ``APPLICATION_ADMIN_CLASS``), and before our ``ready()``.
     """
-    for model in (get_access_token_model(), get_refresh_token_model()):
+    models = (get_access_token_model(), get_refresh_token_model(), get_grant_model())
+    for model in (*models, get_id_token_model()):
         if admin.site.is_registered(model):
             admin.site.unregister(model)

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from source_oauth import audit
 from source_oauth.clients import create_api_client
 from source_oauth.models import ApiClient, ImageStyle, Scope
 
@@ -41,16 +42,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            _client, credentials = create_api_client(
-                options["name"],
-                grant_types=options["grant_types"] or [ApiClient.GrantType.CLIENT_CREDENTIALS],
-                scopes=options["scopes"],
-                confidential=not options["public"],
-                third_party=options["third_party"],
-                require_pkce=not options["no_pkce"],
-                redirect_uris=options["redirect_uris"],
-                image_styles=options["image_styles"],
-            )
+            with audit.acting_as(audit.command_line(self)):
+                _client, credentials = create_api_client(
+                    options["name"],
+                    grant_types=options["grant_types"] or [ApiClient.GrantType.CLIENT_CREDENTIALS],
+                    scopes=options["scopes"],
+                    confidential=not options["public"],
+                    third_party=options["third_party"],
+                    require_pkce=not options["no_pkce"],
+                    redirect_uris=options["redirect_uris"],
+                    image_styles=options["image_styles"],
+                )
         except ValidationError as exc:
             raise CommandError(
                 "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())

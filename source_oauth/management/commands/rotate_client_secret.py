@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from source_oauth import audit
 from source_oauth.clients import rotate_client_secret
 from source_oauth.models import ApiClient
 
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         except ApiClient.DoesNotExist:
             raise CommandError(f"No API client with client ID {options['client_id']!r}.") from None
         try:
-            credentials = rotate_client_secret(client)
+            with audit.acting_as(audit.command_line(self)):
+                credentials = rotate_client_secret(client)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         print_credentials(self, credentials, options["json"])

@@ -1,23 +1,33 @@
-"""Prepare the demo CMS: an admin user, an API client and some articles, credentials printed."""
+"""Prepare the demo CMS: users, API clients and some articles, credentials printed.
+
+An admin, a person to sign in as ("demo"), a server app (client credentials)
+and a third-party web app whose sign-in and consent flow can be tried by hand
+in a browser; its redirect URI is the example project's ``/demo/callback``.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from source_oauth import audit
 from source_oauth.clients import create_api_client
 from source_oauth.models import ApiClient
 
 DEMO_CLIENT = "Demo server app"
+DEMO_WEB_APP = "Demo web app"
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo admin and the demo API client, load demo content."
+    help = "Create (or reset) the demo users and API clients, load demo content."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="http://127.0.0.1:8000")
@@ -31,16 +41,44 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
 
-        ApiClient.objects.filter(name=DEMO_CLIENT).delete()
-        _client, credentials = create_api_client(
-            DEMO_CLIENT,
-            grant_types=[ApiClient.GrantType.CLIENT_CREDENTIALS],
-            scopes=["content:read", "content:write"],
-            image_styles=["thumbnail", "medium"],
+        demo_password = secrets.token_urlsafe(12)
+        person, _ = get_user_model().objects.get_or_create(
+            username="demo", defaults={"email": "demo@example.com", "first_name": "Dee"}
         )
-        call_command("load_demo_content", stdout=self.stdout)
+        person.set_password(demo_password)
+        person.save()
 
         host = options["host"]
+        with audit.acting_as(audit.command_line(self)):
+            ApiClient.objects.filter(name__in=[DEMO_CLIENT, DEMO_WEB_APP]).delete()
+            _client, credentials = create_api_client(
+                DEMO_CLIENT,
+                grant_types=[ApiClient.GrantType.CLIENT_CREDENTIALS],
+                scopes=["content:read", "content:write"],
+                image_styles=["thumbnail", "medium"],
+            )
+            web_app, web_credentials = create_api_client(
+                DEMO_WEB_APP,
+                grant_types=[ApiClient.GrantType.AUTHORIZATION_CODE],
+                scopes=["content:read", "user:profile"],
+                third_party=True,
+                redirect_uris=[f"{host}/demo/callback"],
+            )
+        call_command("load_demo_content", stdout=self.stdout)
+
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        authorize = f"{host}/oauth/authorize?" + urlencode(
+            {
+                "response_type": "code",
+                "client_id": web_app.client_id,
+                "redirect_uri": f"{host}/demo/callback",
+                "scope": "content:read user:profile",
+                "state": "demo",
+                "code_challenge": challenge.rstrip(b"=").decode(),
+                "code_challenge_method": "S256",
+            }
+        )
         self.stdout.write(
             "\n".join(
                 [
@@ -52,6 +90,14 @@ class Command(BaseCommand):
                     f"-d grant_type=client_credentials -d 'scope=content:read' {host}/oauth/token",
                     "Call the API with it:",
                     f"  curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {host}/api/articles/",
+                    "",
+                    f"Sign in and consent, in a browser, as user demo password {demo_password}:",
+                    f"  {authorize}",
+                    "Redeem the code shown on the demo callback page (within 60 s):",
+                    f"  curl -s -u '{web_credentials.client_id}:{web_credentials.client_secret}' "
+                    f"-d grant_type=authorization_code -d code=CODE "
+                    f"-d redirect_uri={host}/demo/callback -d code_verifier={verifier} "
+                    f"{host}/oauth/token",
                     "",
                 ]
             )

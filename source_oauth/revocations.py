@@ -1,0 +1,52 @@
+"""Revoked access tokens remembered: DOT deletes them, the admin still lists them.
+
+A deletion is a revocation when a token still valid is deleted for its own
+sake: by ``AccessToken.revoke()`` or a delete of access tokens (the revocation
+endpoint, the admin's "Revoke", a replayed code or refresh token, a refresh
+that replaces the token). A token that had expired is not revoked, and the
+tokens of a deleted client or user go with it (their deletion's ``origin``
+is that client or user), so neither is recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.settings import oauth2_settings
+
+from .models import RevokedAccessToken
+
+AccessToken = get_access_token_model()
+
+
+def _deleted_for_its_own_sake(origin: Any) -> bool:
+    if isinstance(origin, QuerySet):
+        return issubclass(origin.model, AccessToken)
+    return isinstance(origin, AccessToken)
+
+
+@receiver(post_delete, sender=AccessToken, dispatch_uid="source_oauth_revoked_access_token")
+def _remember_revoked(sender: type, instance: Any, origin: Any = None, **kwargs: Any) -> None:
+    now = timezone.now()
+    if instance.expires <= now or not _deleted_for_its_own_sake(origin):
+        return
+    kept = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS  # seconds or a timedelta; 0: forever
+    if kept:
+        if not isinstance(kept, timedelta):
+            kept = timedelta(seconds=kept)
+        RevokedAccessToken.objects.filter(revoked__lt=now - kept).delete()
+    RevokedAccessToken.objects.create(
+        token_checksum=instance.token_checksum,
+        application_id=instance.application_id,
+        user_id=instance.user_id,
+        scope=instance.scope,
+        created=instance.created,
+        expires=instance.expires,
+        revoked=now,
+    )
