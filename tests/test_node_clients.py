@@ -25,7 +25,7 @@ GT = ApiClient.GrantType
 
 def run_node(script: str, config: dict) -> dict:
     if shutil.which("node") is None or not (NODE_DIR / "node_modules").is_dir():
-        pytest.fail("node and tests/node/node_modules are needed: bash scripts/test.sh installs them")
+        pytest.fail("tests/node/node_modules is missing: bash scripts/test.sh installs it")
     completed = subprocess.run(
         ["node", str(NODE_DIR / script)],
         env={**os.environ, "SOURCE_OAUTH_FLOWS": json.dumps(config)},
