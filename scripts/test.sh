@@ -15,4 +15,11 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# The OpenID Connect tests drive real relying parties from npm (openid-client, Auth.js),
+# pinned by tests/node/package-lock.json; Node.js 20 or later.
+if [ ! tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ]; then
+  command -v npm >/dev/null || { echo "The tests need Node.js 20 and npm." >&2; exit 1; }
+  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+fi
+
 exec .venv/bin/python -m pytest "$@"

@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "PROCESS_CACHE_MAX_ENTRIES": 1000,
     "IMAGE_MAX_PIXELS": 50_000_000,
     "IMAGE_STORAGE": "default",
+    "OIDC_CLAIMS": None,
+    "REMEMBERED_CONSENT_SECONDS": 180 * 24 * 3600,
 }
 
 
@@ -112,6 +114,16 @@ class Settings:
     def IMAGE_STORAGE(self) -> str:
         """Storage (``STORAGES`` alias) holding source images and their derivatives."""
         return self._get("IMAGE_STORAGE")
+
+    @property
+    def OIDC_CLAIMS(self) -> str | None:
+        """Dotted path of a host's ``function(user, scopes) -> dict`` of claims (oidc.claims)."""
+        return self._get("OIDC_CLAIMS")
+
+    @property
+    def REMEMBERED_CONSENT_SECONDS(self) -> int:
+        """How long a remembered approval of a third-party client's scopes lasts."""
+        return self._get("REMEMBERED_CONSENT_SECONDS")
 
 
 conf = Settings()

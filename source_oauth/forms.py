@@ -86,12 +86,20 @@ class ApiClientForm(ApplicationForm):
             "allowed_scopes",
             "redirect_uris",
             "grant_types",
+            # Sign-in and tokens (issue 15).
+            "remember_approval",
+            "post_logout_redirect_uris",
+            "algorithm",
+            "access_token_lifetime",
+            "refresh_token_lifetime",
         ]
         labels = {
             "confidential": _("Confidential Client"),
             "third_party": _("3rd Party"),
             "require_pkce": _("Require PKCE"),
             "redirect_uris": _("Redirect URIs"),
+            "remember_approval": _("Remember approval"),
+            "post_logout_redirect_uris": _("Post-logout redirect URIs"),
         }
         help_texts = {
             "confidential": _(
@@ -108,8 +116,15 @@ class ApiClientForm(ApplicationForm):
                 "https://…, http:// only on a loopback host (127.0.0.1, [::1], localhost), "
                 "or a private-use scheme such as com.example.app:/callback. No fragments."
             ),
+            "post_logout_redirect_uris": _(
+                "Where a client that signs users in (OpenID Connect) may send them after they "
+                "sign out of the CMS, one per line, matched exactly; same rules as redirect URIs."
+            ),
         }
-        widgets = {"redirect_uris": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+        widgets = {
+            "redirect_uris": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+            "post_logout_redirect_uris": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        }
 
     class Media:
         # Not DOT's application_form.js: it drives fields (a typed secret, its
@@ -118,12 +133,16 @@ class ApiClientForm(ApplicationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "redirect_uris" in self.fields and self.instance.pk and not self.is_bound:
-            # Stored space-separated (DOT's format); edited one per line.
-            self.initial["redirect_uris"] = "\n".join(self.instance.redirect_uris.split())
+        for name in ("redirect_uris", "post_logout_redirect_uris"):
+            if name in self.fields and self.instance.pk and not self.is_bound:
+                # Stored space-separated (DOT's format); edited one per line.
+                self.initial[name] = "\n".join(getattr(self.instance, name).split())
 
     def clean_redirect_uris(self) -> str:
         return " ".join(self.cleaned_data.get("redirect_uris", "").split())
+
+    def clean_post_logout_redirect_uris(self) -> str:
+        return " ".join(self.cleaned_data.get("post_logout_redirect_uris", "").split())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -25,7 +25,9 @@ from oauthlib.common import urldecode
 
 from . import ratelimit
 from .conf import conf
+from .consent.authorize import RememberedConsentMixin
 from .models import ApiClient
+from .oidc.authorize import OIDCAuthorizationMixin
 
 
 def malformed(request: HttpRequest) -> tuple[str, str] | None:
@@ -97,8 +99,14 @@ def user_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 
 @method_decorator(user_facing, name="dispatch")
-class AuthorizationView(dot_views.AuthorizationView):
-    """Login, then consent for third-party clients; first-party clients skip consent."""
+class AuthorizationView(
+    RememberedConsentMixin, OIDCAuthorizationMixin, dot_views.AuthorizationView
+):
+    """Login, then consent for third-party clients; first-party clients skip consent.
+
+    A remembered approval skips it too (``consent.authorize``); OpenID Connect's
+    ``prompt``, ``max_age`` and ``id_token_hint`` are honoured (``oidc.authorize``).
+    """
 
     template_name = "source_oauth/authorize.html"
 

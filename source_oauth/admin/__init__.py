@@ -15,12 +15,15 @@ token (nor its full checksum) is ever rendered.
 - ``clients``: the API clients screen, with its one-time secret;
 - ``tokens``: access and refresh tokens, grants, ID tokens;
 - ``catalog``: scopes and image styles;
+- ``consents``: remembered approvals of third-party clients;
+- ``lifetimes``: the API client list's token lifetime columns;
 - ``audit``: the audit trail.
 """
 
 from .audit import AuditEventAdmin
 from .catalog import ImageStyleAdmin, ScopeAdmin
 from .clients import ApiClientAdmin
+from .consents import ConsentRecordAdmin
 from .tokens import (
     AccessTokenAdmin,
     GrantAdmin,
@@ -33,6 +36,7 @@ __all__ = [
     "AccessTokenAdmin",
     "ApiClientAdmin",
     "AuditEventAdmin",
+    "ConsentRecordAdmin",
     "GrantAdmin",
     "IDTokenAdmin",
     "ImageStyleAdmin",

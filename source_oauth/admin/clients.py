@@ -27,6 +27,7 @@ from ..conf import conf
 from ..forms import ApiClientForm
 from ..models import AccessToken, ApiClient, RefreshToken
 from ..secrets import mask
+from .lifetimes import LifetimeColumnsMixin
 from .mixins import ActingUserMixin
 
 
@@ -55,7 +56,7 @@ class RegenerateSecretForm(forms.Form):
     )
 
 
-class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
+class ApiClientAdmin(ActingUserMixin, LifetimeColumnsMixin, dot_admin.ApplicationAdmin):
     """The "API clients" screen. Registered by DOT through ``APPLICATION_ADMIN_CLASS``."""
 
     form = ApiClientForm
@@ -66,6 +67,8 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
         "confidential_column",
         "third_party_column",
         "scopes_display",
+        "access_token_lifetime_column",
+        "refresh_token_lifetime_column",
         "default_column",
         "created",
     ]
@@ -111,6 +114,18 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
         fieldsets += [
             (_("Client settings"), {"fields": settings}),
             (_("Grant types"), {"fields": [grants]}),
+            (
+                _("Sign-in and tokens"),
+                {
+                    "fields": [
+                        "remember_approval",
+                        "post_logout_redirect_uris",
+                        "algorithm",
+                        "access_token_lifetime",
+                        "refresh_token_lifetime",
+                    ]
+                },
+            ),
         ]
         if obj is not None:
             fieldsets.append(
