@@ -99,7 +99,12 @@ class ApiClientForm(ApplicationForm):
             "require_pkce": _("Require PKCE"),
             "redirect_uris": _("Redirect URIs"),
             "remember_approval": _("Remember approval"),
-            "post_logout_redirect_uris": _("Post-logout redirect URIs"),
+            # Labels that do not contain "Redirect URIs" or "Refresh token", which label
+            # other fields of this form.
+            "post_logout_redirect_uris": _("Post-logout URIs"),
+            "algorithm": _("ID token signing algorithm"),
+            "access_token_lifetime": _("Access-token lifetime (seconds)"),
+            "refresh_token_lifetime": _("Refresh-token lifetime (seconds)"),
         }
         help_texts = {
             "confidential": _(
@@ -118,7 +123,8 @@ class ApiClientForm(ApplicationForm):
             ),
             "post_logout_redirect_uris": _(
                 "Where a client that signs users in (OpenID Connect) may send them after they "
-                "sign out of the CMS, one per line, matched exactly; same rules as redirect URIs."
+                "sign out of the CMS (post_logout_redirect_uri), one per line, matched exactly; "
+                "the same rules as redirect URIs."
             ),
         }
         widgets = {
@@ -133,6 +139,9 @@ class ApiClientForm(ApplicationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "algorithm" in self.fields:
+            # A form posted without it (a script, a page from before) keeps the client's.
+            self.fields["algorithm"].required = False
         for name in ("redirect_uris", "post_logout_redirect_uris"):
             if name in self.fields and self.instance.pk and not self.is_bound:
                 # Stored space-separated (DOT's format); edited one per line.
@@ -140,6 +149,9 @@ class ApiClientForm(ApplicationForm):
 
     def clean_redirect_uris(self) -> str:
         return " ".join(self.cleaned_data.get("redirect_uris", "").split())
+
+    def clean_algorithm(self) -> str:
+        return self.cleaned_data.get("algorithm") or self.instance.algorithm
 
     def clean_post_logout_redirect_uris(self) -> str:
         return " ".join(self.cleaned_data.get("post_logout_redirect_uris", "").split())

@@ -32,6 +32,7 @@ from oauthlib.oauth2 import (
     RevocationEndpoint,
     TokenEndpoint,
 )
+from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.openid import UserInfoEndpoint
 from oauthlib.openid.connect.core.grant_types import (
     AuthorizationCodeGrant as OpenIDAuthorizationCodeGrant,
@@ -94,3 +95,15 @@ class Server(
         RevocationEndpoint.__init__(self, request_validator)
         IntrospectEndpoint.__init__(self, request_validator)
         UserInfoEndpoint.__init__(self, request_validator)
+
+    def validate_userinfo_request(self, request: Any) -> None:
+        """A valid token without ``openid`` is ``insufficient_scope`` (403), not a bad token.
+
+        oauthlib asks the validator for a token with ``openid``, so a token
+        lacking it would be answered 401 ``invalid_token``, as if it were forged.
+        """
+        request.scopes = []
+        if not self.bearer.validate_request(request):
+            raise errors.InvalidTokenError()
+        if "openid" not in request.scopes:
+            raise errors.InsufficientScopeError()

@@ -130,6 +130,8 @@ def test_list_shows_the_client_columns(admin_client):
         "Confidential",
         "3rd party",
         "Allowed scopes",
+        "Access token lifetime",
+        "Refresh token lifetime",
         "Default",
         "Created",
     ]

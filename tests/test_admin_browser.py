@@ -167,7 +167,7 @@ def test_settings_errors_are_shown_on_the_form(server: str, logged_in: Page):
     open_add_form(page)
     page.get_by_role("textbox", name="Name").fill("Web app")
     page.get_by_label("Authorization code").check()
-    page.get_by_label("Refresh token").check()
+    page.get_by_label("Refresh token", exact=True).check()
     page.get_by_label("Redirect URIs").fill("http://app.example.com/callback")
     save(page)
     expect(page.locator(".errornote")).to_be_visible()

@@ -37,6 +37,11 @@ class SigningUnavailable(errors.OAuth2Error):
     error = "temporarily_unavailable"
     status_code = 503
     description = "ID tokens cannot be signed: no signing key is configured on the server."
+    retry_after = 60
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {**super().headers, "Retry-After": str(self.retry_after)}
 
 
 def authentication_context(auth_time: int | None) -> dict[str, Any]:
