@@ -22,12 +22,29 @@ GT = ApiClient.GrantType
 NEXTJS_CALLBACK = "http://localhost:3000/api/auth/callback/cms"
 
 
+# Settings of an API client that create_api_client() does not take; set after creating it.
+LATER = (
+    "remember_approval",
+    "post_logout_redirect_uris",
+    "algorithm",
+    "access_token_lifetime",
+    "refresh_token_lifetime",
+)
+
+
 def oidc_client(name: str = "Next.js site", **settings: Any) -> tuple[ApiClient, str | None]:
     """A client that signs users in: authorization code + refresh, openid/profile/email."""
     settings.setdefault("grant_types", [GT.AUTHORIZATION_CODE, GT.REFRESH_TOKEN])
     settings.setdefault("redirect_uris", [REDIRECT_URI])
     settings.setdefault("scopes", ["openid", "profile", "email", "content:read"])
-    return new_client(name, **settings)
+    later = {field: settings.pop(field) for field in LATER if field in settings}
+    client, secret = new_client(name, **settings)
+    if later:
+        for field, value in later.items():
+            setattr(client, field, value)
+        client.full_clean(exclude=["client_secret"])
+        client.save()
+    return client, secret
 
 
 def authorization_url(

@@ -84,9 +84,7 @@ def test_authlib_openid_connect_client_signs_alice_in(server, signing_key, user,
 
 def test_authlib_verifies_an_es256_id_token(server, user, signed_in):
     keys.generate(keys.ES256)
-    client, secret = oidc_client()
-    client.algorithm = keys.ES256
-    client.save()
+    client, secret = oidc_client(algorithm=keys.ES256)
     app = relying_party(server, client, secret)
     factory = RequestFactory()
     start = factory.get("/login/cms")
@@ -166,9 +164,7 @@ def test_openid_client_signs_alice_in(server, signing_key, user, signed_in):
 
 def test_openid_client_checks_the_signature_of_an_es256_id_token(server, user, signed_in):
     keys.generate(keys.ES256)
-    client, secret = oidc_client(redirect_uris=[NEXTJS_CALLBACK])
-    client.algorithm = keys.ES256
-    client.save()
+    client, secret = oidc_client(redirect_uris=[NEXTJS_CALLBACK], algorithm=keys.ES256)
     rp = NodeRelyingParty(
         "openid_client.mjs",
         server,
