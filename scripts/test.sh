@@ -8,18 +8,14 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
 
+# The npm client libraries some tests drive (tests/node/), as pinned in its package-lock.json.
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+
 # The browser tests drive Debian's Chromium (Playwright's own download needs internet).
 if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
-
-# The OpenID Connect tests drive real relying parties from npm (openid-client, Auth.js),
-# pinned by tests/node/package-lock.json; Node.js 20 or later.
-if [ ! tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ]; then
-  command -v npm >/dev/null || { echo "The tests need Node.js 20 and npm." >&2; exit 1; }
-  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
 
 exec .venv/bin/python -m pytest "$@"
