@@ -7,6 +7,7 @@ the response headers RFC 6749/RFC 9700 ask for, and a correct
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -240,4 +241,21 @@ class IntrospectTokenView(dot_views.IntrospectTokenView):
 
 
 class ServerMetadataView(dot_views.OAuthServerMetadataView):
-    """RFC 8414 metadata."""
+    """RFC 8414 metadata that says only what this server does (§2).
+
+    DOT advertises its token endpoint's authentication methods for
+    introspection too, ``none`` included; introspection here answers only
+    authenticated confidential clients.
+    """
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        metadata = json.loads(response.content)
+        if "introspection_endpoint" in metadata:
+            metadata["introspection_endpoint_auth_methods_supported"] = [
+                method
+                for method in metadata["token_endpoint_auth_methods_supported"]
+                if method != "none"
+            ]
+        response.content = json.dumps(metadata)
+        return response

@@ -41,6 +41,7 @@ from . import claims, keys
 SESSION_KEY = "source_oauth_auth_time"
 DROPPED_ON_LOGIN = ("prompt", "max_age", "id_token_hint")
 MAX_AGE = re.compile(r"[0-9]{1,10}")
+UNSUPPORTED = ("request", "request_uri")  # discovery: request_(uri_)parameter_supported false
 
 
 def remember_auth_time(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
@@ -88,6 +89,12 @@ class OIDCAuthorizationMixin:
     """The authorization view's OpenID Connect request parameters (see the module)."""
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        for name in UNSUPPORTED:
+            if name in request.GET:  # OpenID Connect Core §6: request objects
+                return self.silent_error(f"{name}_not_supported", f"{name} is not supported.")
+        if request.GET.get("response_mode", "query") != "query":
+            # The consent form would not carry it: each answer goes in the query.
+            return self.silent_error("invalid_request", "response_mode must be query.")
         prompt = prompt_values(request)
         if "login" in prompt and "none" not in prompt:
             return self.handle_prompt_login()

@@ -44,7 +44,10 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
                 "revocation_endpoint": self._get_endpoint_url(request, "revoke-token", True),
                 "revocation_endpoint_auth_methods_supported": auth_methods,
                 "introspection_endpoint": self._get_endpoint_url(request, "introspect", True),
-                "introspection_endpoint_auth_methods_supported": auth_methods,
+                # Introspection answers authenticated confidential clients only.
+                "introspection_endpoint_auth_methods_supported": [
+                    method for method in auth_methods if method != "none"
+                ],
                 "id_token_signing_alg_values_supported": keys.available_algorithms()
                 or [keys.RS256],
                 "claims_supported": sorted(data["claims_supported"]),
