@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2 import (
     AuthorizationCodeGrant,
     AuthorizationEndpoint,
@@ -42,6 +43,15 @@ from oauthlib.openid.connect.core.grant_types.dispatchers import AuthorizationCo
 from .lifetimes import access_token_expires_in
 
 
+class OpenIDConnectGrant(OpenIDAuthorizationCodeGrant):
+    """oauthlib's OpenID Connect code grant, silent while ``OIDC_ENABLED`` is off."""
+
+    def add_id_token(self, token: dict[str, Any], token_handler: Any, request: Any) -> Any:
+        if not oauth2_settings.OIDC_ENABLED:
+            return token
+        return super().add_id_token(token, token_handler, request)
+
+
 class Server(
     AuthorizationEndpoint,
     IntrospectEndpoint,
@@ -60,7 +70,7 @@ class Server(
         **kwargs: Any,
     ) -> None:
         auth_grant = AuthorizationCodeGrant(request_validator)
-        openid_grant = OpenIDAuthorizationCodeGrant(request_validator)
+        openid_grant = OpenIDConnectGrant(request_validator)
         bearer = BearerToken(
             request_validator,
             token_generator,

@@ -533,3 +533,14 @@ def test_remembered_consent_is_recorded_by_the_flow(server, browser, user):
     sign_in(server, browser, client, secret, consent=True)
     record = ConsentRecord.objects.get(user=user, client=client)
     assert record.scopes == ["email", "openid", "profile"]
+
+
+def test_with_openid_connect_off_there_is_no_id_token_and_no_discovery(server, browser):
+    from source_oauth.dot_settings import OAUTH2_PROVIDER
+
+    client, secret = oidc_client()
+    with override_settings(OAUTH2_PROVIDER={**OAUTH2_PROVIDER, "OIDC_ENABLED": False}):
+        token = sign_in(server, browser, client, secret)
+        assert "id_token" not in token
+        for path in ("/.well-known/openid-configuration", "/oauth/jwks", "/oauth/userinfo"):
+            assert requests.get(f"{server}{path}", timeout=30).status_code == 404, path

@@ -217,3 +217,20 @@ def test_authjs_with_the_readme_configuration_signs_alice_in(server, signing_key
     assert result["callback_status"] == 302
     assert result["location"] == "http://localhost:3000/"
     assert result["session"]["user"] == {"name": "Alice", "email": "alice@example.com"}
+
+
+def test_the_readme_configures_auth_js_as_the_test_does():
+    """The README's provider is the one authjs.mjs runs: same type, scopes, checks, callback."""
+    readme = (NODE_DIR.parents[1] / "README.md").read_text()
+    section = readme.split("## Sign in with the CMS from Next.js")[1].split("\n## ")[0]
+    script = (NODE_DIR / "authjs.mjs").read_text()
+    for line in (
+        'id: "cms"',
+        'type: "oidc"',
+        'authorization: { params: { scope: "openid profile email" } }',
+        'checks: ["pkce", "state", "nonce"]',
+    ):
+        assert line in section and line in script, line
+    assert "/api/auth/callback/cms" in section and NEXTJS_CALLBACK.endswith(
+        "/api/auth/callback/cms"
+    )

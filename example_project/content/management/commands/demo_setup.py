@@ -14,6 +14,9 @@ from source_oauth.clients import create_api_client
 from source_oauth.models import ApiClient
 
 DEMO_CLIENT = "Demo server app"
+# A Next.js site that signs users in with Auth.js (README: "Sign in with the CMS from Next.js").
+NEXTJS_CLIENT = "Next.js site"
+NEXTJS_APP = "http://localhost:3000"
 
 
 class Command(BaseCommand):
@@ -38,6 +41,15 @@ class Command(BaseCommand):
             scopes=["content:read", "content:write"],
             image_styles=["thumbnail", "medium"],
         )
+        ApiClient.objects.filter(name=NEXTJS_CLIENT).delete()
+        nextjs, nextjs_credentials = create_api_client(
+            NEXTJS_CLIENT,
+            grant_types=[ApiClient.GrantType.AUTHORIZATION_CODE, ApiClient.GrantType.REFRESH_TOKEN],
+            scopes=["openid", "profile", "email", "content:read"],
+            redirect_uris=[f"{NEXTJS_APP}/api/auth/callback/cms"],
+        )
+        nextjs.post_logout_redirect_uris = NEXTJS_APP
+        nextjs.save(update_fields=["post_logout_redirect_uris"])
         call_command("load_demo_content", stdout=self.stdout)
 
         host = options["host"]
@@ -52,6 +64,10 @@ class Command(BaseCommand):
                     f"-d grant_type=client_credentials -d 'scope=content:read' {host}/oauth/token",
                     "Call the API with it:",
                     f"  curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {host}/api/articles/",
+                    f"Sign in from a Next.js site on {NEXTJS_APP} (Auth.js), in its .env.local:",
+                    f"  AUTH_CMS_ISSUER={host}",
+                    f"  AUTH_CMS_ID={nextjs_credentials.client_id}",
+                    f"  AUTH_CMS_SECRET={nextjs_credentials.client_secret}",
                     "",
                 ]
             )
