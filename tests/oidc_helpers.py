@@ -84,7 +84,13 @@ def sign_in(
     nonce = params.pop("nonce", secrets.token_urlsafe(12))
     url = authorization_url(server, client, challenge, scope=scope, nonce=nonce, **params)
     response = follow_to_redirect_uri(session, url, consent=consent)
-    code = query_of(response)["code"]
+    return {**redeem(server, client, secret, query_of(response)["code"], verifier), "nonce": nonce}
+
+
+def redeem(
+    server: str, client: ApiClient, secret: str | None, code: str, verifier: str
+) -> dict[str, Any]:
+    """Exchange ``code`` at the token endpoint as the client's server does."""
     token = requests.post(
         f"{server}/oauth/token",
         data={
@@ -98,7 +104,7 @@ def sign_in(
         timeout=30,
     )
     assert token.status_code == 200, token.text
-    return {**token.json(), "nonce": nonce}
+    return token.json()
 
 
 def relying_party(

@@ -16,30 +16,13 @@ import requests
 from playwright.sync_api import Page, expect
 
 from source_oauth.models import ConsentRecord
-from tests.oauth_helpers import REDIRECT_URI, pkce_pair
-from tests.oidc_helpers import authorization_url, oidc_client
+from tests.oauth_helpers import pkce_pair
+from tests.oidc_helpers import authorization_url, oidc_client, redeem
 from tests.test_admin_browser import PASSWORD, screenshot
 from tests.test_admin_browser import allow_orm_next_to_playwright as _orm  # noqa: F401  (fixture)
 from tests.test_admin_browser import page as chromium_page  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("signing_key")]
-
-
-def redeem(server: str, client, secret: str, callback_url: str, verifier: str) -> dict:
-    code = parse_qs(urlsplit(callback_url).query)["code"][0]
-    response = requests.post(
-        f"{server}/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        auth=(client.client_id, secret),
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_alice_revokes_a_partner_from_her_connected_apps(server: str, request, django_user_model):
@@ -87,7 +70,8 @@ def test_alice_revokes_a_partner_from_her_connected_apps(server: str, request, d
     page.go_back()
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(re.compile(r"^https://app\.example\.com/callback\?"))
-    token = redeem(server, client, secret, callbacks[-1], verifier)
+    code = parse_qs(urlsplit(callbacks[-1]).query)["code"][0]
+    token = redeem(server, client, secret, code, verifier)
     assert ConsentRecord.objects.filter(client=client).exists()
 
     api = f"{server}/api/articles/"

@@ -28,6 +28,7 @@ def test_the_api_names_its_metadata_and_the_metadata_its_authorization_server(se
     assert document["resource"] == server
     assert document["authorization_servers"] == [server]
     assert document["bearer_methods_supported"] == ["header"]
+    assert document["resource_name"] == "Example CMS API"
     assert document["scopes_supported"] == ["content:read", "content:write", "user:profile"]
 
     # From there, the authorization server's own metadata, and a token the API accepts.
