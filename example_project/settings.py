@@ -103,7 +103,11 @@ LOGIN_URL = "/accounts/login/"
 
 # --- source_oauth -------------------------------------------------------------
 OAUTH2_PROVIDER_APPLICATION_MODEL = "source_oauth.ApiClient"
-OAUTH2_PROVIDER = {**SOURCE_OAUTH_DOT_DEFAULTS}
+OAUTH2_PROVIDER = {
+    **SOURCE_OAUTH_DOT_DEFAULTS,
+    # RFC 9728: the name /.well-known/oauth-protected-resource gives the example API.
+    "OAUTH2_PROTECTED_RESOURCE_NAME": "Example CMS API",
+}
 SOURCE_OAUTH = {"SITE_NAME": "Example CMS"}
 if os.environ.get("REDIS_URL"):
     # Each process keeps its own copy of tokens and clients, kept exact by Redis pub/sub.

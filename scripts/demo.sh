@@ -9,5 +9,7 @@ PORT=${PORT:-8000}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[example]"
 .venv/bin/python manage.py migrate -v0
+# The key that signs OpenID Connect ID tokens (created once; kept, encrypted, in the database).
+.venv/bin/python manage.py oidc_keys generate
 .venv/bin/python manage.py demo_setup --host "http://127.0.0.1:$PORT"
 exec .venv/bin/python manage.py runserver "127.0.0.1:$PORT"

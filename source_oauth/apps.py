@@ -1,4 +1,5 @@
 from django.apps import AppConfig, apps
+from django.contrib.auth.signals import user_logged_in
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,6 +16,10 @@ class SourceOAuthConfig(AppConfig):
         tokens.connect()
         clients.connect()
         from . import cors, permissions  # noqa: F401  (their signal receivers)
+        from .oidc import checks as oidc_checks  # noqa: F401  (registers its checks)
+        from .oidc.authorize import remember_auth_time
+
+        user_logged_in.connect(remember_auth_time, dispatch_uid="source_oauth_auth_time")
 
         if apps.is_installed("django.contrib.admin"):
             from .admin import withdraw_dot_token_admins

@@ -121,8 +121,13 @@ class BearerAuthentication(OAuth2Authentication):
         return None
 
     def authenticate_header(self, request: Request) -> str:
-        """The challenge of a 401: the realm, plus the error when a token was refused."""
-        return bearer_challenge(**(getattr(request, "oauth2_error", None) or {}))
+        """The challenge of a 401: the realm, the error when a token was refused, and where
+        the API's RFC 9728 metadata names its authorization server (``resource_metadata``)."""
+        params = dict(getattr(request, "oauth2_error", None) or {})
+        metadata_url = oauth2_settings.oauth2_resource_metadata_url(request)
+        if metadata_url:
+            params["resource_metadata"] = metadata_url
+        return bearer_challenge(**params)
 
     def _fail(self, request: Request, error: str, description: str) -> None:
         # authenticate_header() builds the challenge from this; the body says the same.

@@ -14,6 +14,13 @@ SCOPES = {
     "user:profile": "See your user profile (name and email address)",
 }
 
+# OpenID Connect's scopes (Core §3.1.2.1, §5.4): what a client that signs users in asks for.
+OIDC_SCOPES = {
+    "openid": "Sign you in with your account on this site",
+    "profile": "See your name and username",
+    "email": "See your email address",
+}
+
 IMAGE_STYLES = [
     # name, label, width, height, operation
     ("thumbnail", "Thumbnail (100×100, cropped)", 100, 100, "scale_and_crop"),
@@ -25,10 +32,14 @@ DEFAULT_CLIENT_NAME = "Default API client"
 DEFAULT_CLIENT_SCOPES = ["content:read"]
 
 
-def ensure_scopes(apps: Any, using: str = "default") -> None:
+def ensure_scopes(apps: Any, using: str = "default", scopes: dict[str, str] = SCOPES) -> None:
     Scope = apps.get_model("source_oauth", "Scope")
-    for name, description in SCOPES.items():
+    for name, description in scopes.items():
         Scope.objects.using(using).get_or_create(name=name, defaults={"description": description})
+
+
+def ensure_oidc_scopes(apps: Any, using: str = "default") -> None:
+    ensure_scopes(apps, using, OIDC_SCOPES)
 
 
 def ensure_default_client(apps: Any, using: str = "default") -> None:
@@ -63,5 +74,6 @@ def ensure_image_styles(apps: Any, using: str = "default") -> None:
 
 def ensure_catalog(apps: Any, using: str = "default") -> None:
     ensure_scopes(apps, using)
+    ensure_oidc_scopes(apps, using)
     ensure_default_client(apps, using)
     ensure_image_styles(apps, using)

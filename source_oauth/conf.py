@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_MAX_PIXELS": 50_000_000,
     "IMAGE_STORAGE": "default",
     "SITE_NAME": None,
+    "OIDC_CLAIMS": None,
+    "REMEMBERED_CONSENT_SECONDS": 180 * 24 * 3600,
 }
 
 
@@ -122,6 +124,16 @@ class Settings:
         is installed, otherwise the request's host name.
         """
         return self._get("SITE_NAME")
+
+    @property
+    def OIDC_CLAIMS(self) -> str | None:
+        """Dotted path of a host's ``function(user, scopes) -> dict`` of claims (oidc.claims)."""
+        return self._get("OIDC_CLAIMS")
+
+    @property
+    def REMEMBERED_CONSENT_SECONDS(self) -> int:
+        """How long a remembered approval of a third-party client's scopes lasts."""
+        return self._get("REMEMBERED_CONSENT_SECONDS")
 
 
 conf = Settings()

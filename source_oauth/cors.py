@@ -32,9 +32,10 @@ from .conf import conf
 from .models import ApiClient
 from .validation import is_loopback
 
-# The token, revocation and introspection endpoints (with or without a trailing slash), and
-# the API. (DOT answers the RFC 8414 metadata, a public document, to every origin itself.)
-CORS_PATHS = re.compile(r"^/(?:oauth/(?:token|revoke|introspect)/?$|api/)")
+# The token, revocation, introspection and UserInfo endpoints (with or without a trailing
+# slash), and the API. (DOT answers the metadata documents and the JWKS, public documents, to
+# every origin itself.)
+CORS_PATHS = re.compile(r"^/(?:oauth/(?:token|revoke|introspect|userinfo)/?$|api/)")
 ORIGINS_KEY = "source_oauth:cors_origins"
 ORIGINS_CACHE_SECONDS = 300
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -43,6 +43,9 @@ RECOMMENDED: dict[str, Any] = {
     # Access and refresh tokens stored as SHA-256 checksums only (RFC 9700 §4.14):
     # a database leak yields no usable token.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # DOT's deletion of tokens at RP-initiated logout filters on columns the API client
+    # derives (client_type, authorization_grant_type): logout ends the session only.
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
 }
 
 OAUTH2_PROVIDER: dict[str, Any] = {
@@ -59,4 +62,17 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         "none",
     ],
     "REQUEST_APPROVAL_PROMPT": "force",
+    # OpenID Connect (source_oauth.oidc): sign-in with the authorization code flow. The
+    # signing keys come from OIDC_RSA_PRIVATE_KEY or `manage.py oidc_keys generate`.
+    "OIDC_ENABLED": True,
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    # Ask before signing out unless the client's id_token_hint names the signed-in user.
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
 }

@@ -44,6 +44,13 @@ LABELS = {
     "grant_types": _("Grant types"),
     "grant_types_display": _("Grant types"),
     "remove_secret": _("Remove the client secret"),
+    "remember_approval": _("Remember approval"),
+    # Labels that do not contain "Redirect URIs" or "Refresh token", which label other
+    # fields of this form.
+    "post_logout_redirect_uris": _("Post-logout URIs"),
+    "algorithm": _("ID token signing algorithm"),
+    "access_token_lifetime": _("Access-token lifetime (seconds)"),
+    "refresh_token_lifetime": _("Refresh-token lifetime (seconds)"),
 }
 HELP_TEXTS = {
     "name": _("What the client is, e.g. “Mobile app” or “Next.js site”."),
@@ -81,6 +88,11 @@ HELP_TEXTS = {
     "remove_secret": _(
         "Tick together with unticking “Confidential Client” to make this client public. The "
         "secret stops working at once."
+    ),
+    "post_logout_redirect_uris": _(
+        "Where a client that signs users in (OpenID Connect) may send them after they sign out "
+        "of the CMS (post_logout_redirect_uri), one per line, matched exactly; the same rules "
+        "as redirect URIs."
     ),
 }
 HELP_TEXTS["grant_types_display"] = HELP_TEXTS["grant_types"]
@@ -131,10 +143,19 @@ class ApiClientForm(ApplicationForm):
             "allowed_scopes",
             "redirect_uris",
             "grant_types",
+            # Sign-in and tokens (issue 15).
+            "remember_approval",
+            "post_logout_redirect_uris",
+            "algorithm",
+            "access_token_lifetime",
+            "refresh_token_lifetime",
         ]
         labels = LABELS
         help_texts = HELP_TEXTS
-        widgets = {"redirect_uris": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+        widgets = {
+            "redirect_uris": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+            "post_logout_redirect_uris": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        }
 
     class Media:
         # Not DOT's application_form.js: it drives fields (a typed secret, its
@@ -143,9 +164,13 @@ class ApiClientForm(ApplicationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "redirect_uris" in self.fields and self.instance.pk and not self.is_bound:
-            # Stored space-separated (DOT's format); edited one per line.
-            self.initial["redirect_uris"] = "\n".join(self.instance.redirect_uris.split())
+        if "algorithm" in self.fields:
+            # A form posted without it (a script, a page from before) keeps the client's.
+            self.fields["algorithm"].required = False
+        for name in ("redirect_uris", "post_logout_redirect_uris"):
+            if name in self.fields and self.instance.pk and not self.is_bound:
+                # Stored space-separated (DOT's format); edited one per line.
+                self.initial[name] = "\n".join(getattr(self.instance, name).split())
 
     def clean_redirect_uris(self) -> str:
         """One URI per line; each line's problems named once, with its line number.
@@ -172,6 +197,12 @@ class ApiClientForm(ApplicationForm):
         if errors:
             raise ValidationError(errors)
         return " ".join(uris)
+
+    def clean_algorithm(self) -> str:
+        return self.cleaned_data.get("algorithm") or self.instance.algorithm
+
+    def clean_post_logout_redirect_uris(self) -> str:
+        return " ".join(self.cleaned_data.get("post_logout_redirect_uris", "").split())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -15,8 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from oauth2_provider import models as dot_models
 from oauth2_provider.models import AbstractApplication
 
+from . import lifetimes
 from .conf import conf
 from .fields import HashedSecretField, MultipleChoiceTextField
+from .oidc.models import SigningAlgorithm
 from .secrets import check_secret, generate_secret
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -207,6 +209,47 @@ class ApiClient(AbstractApplication):
             "state checking against cross-site request forgery (RFC 9700 §2.1.1)."
         ),
     )
+    remember_approval = models.BooleanField(
+        _("remember approval"),
+        default=False,
+        help_text=_(
+            "For a third-party client: remember a user's approval, so a later request for the "
+            "same or fewer scopes skips the consent screen (more scopes ask again). Users see "
+            "and revoke what they approved under “Connected apps”."
+        ),
+    )
+    access_token_lifetime = models.PositiveIntegerField(
+        _("access token lifetime"),
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(lifetimes.ACCESS_TOKEN_MIN),
+            MaxValueValidator(lifetimes.ACCESS_TOKEN_MAX),
+        ],
+        help_text=_("In seconds, 60 to 86400 (a day). Empty: the site default."),
+    )
+    refresh_token_lifetime = models.PositiveIntegerField(
+        _("refresh token lifetime"),
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(lifetimes.REFRESH_TOKEN_MIN),
+            MaxValueValidator(lifetimes.REFRESH_TOKEN_MAX),
+        ],
+        help_text=_(
+            "In seconds: a refresh token dies after this long without use, at most the site "
+            "default. Empty: the site default."
+        ),
+    )
+    # DOT's field, with the algorithms source_oauth signs ID tokens with (never HS256:
+    # client secrets are stored hashed, so none could be an HMAC key).
+    algorithm = models.CharField(
+        _("ID token signing algorithm"),
+        max_length=5,
+        choices=SigningAlgorithm.choices,
+        default=SigningAlgorithm.RS256,
+        help_text=_("How ID tokens for this client are signed (OpenID Connect)."),
+    )
     is_default = models.BooleanField(
         _("default API client"),
         default=False,
@@ -333,8 +376,20 @@ class ApiClient(AbstractApplication):
         )
 
     def get_allowed_schemes(self) -> list[str]:
-        """Schemes DOT may redirect to: those of this client's validated redirect URIs."""
-        return sorted({uri.split(":", 1)[0].lower() for uri in self.redirect_uris.split()})
+        """Schemes DOT may redirect to: those of the validated (post-logout) redirect URIs."""
+        uris = f"{self.redirect_uris} {self.post_logout_redirect_uris}".split()
+        return sorted({uri.split(":", 1)[0].lower() for uri in uris})
+
+    def post_logout_redirect_uri_allowed(self, uri: str) -> bool:
+        """Exact string match against a registered post-logout redirect URI (RP logout)."""
+        return uri in self.post_logout_redirect_uris.split()
+
+    @property
+    def jwk_key(self) -> Any:
+        """The private key that signs this client's ID tokens (DOT asks for it by this name)."""
+        from .oidc.keys import signing_key
+
+        return signing_key(self.algorithm or SigningAlgorithm.RS256).jwk
 
 
 class RedeemedCode(models.Model):
@@ -451,3 +506,8 @@ class RevokedAccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"Revoked access token #{self.pk}"
+
+
+# The feature packages' own models, registered with this app and importable from here.
+from .consent.models import ConsentRecord  # noqa: E402, F401
+from .oidc.models import SigningKey  # noqa: E402, F401

@@ -9,6 +9,9 @@ internally (metadata, login redirects).
 from django.urls import include, re_path
 
 from . import views
+from .consent import urls as consent_urls
+from .oidc import urls as oidc_urls
+from .resource_metadata import ProtectedResourceMetadataView
 
 oauth_patterns = [
     re_path(r"^oauth/authorize/?$", views.AuthorizationView.as_view(), name="authorize"),
@@ -19,6 +22,13 @@ oauth_patterns = [
         r"^\.well-known/oauth-authorization-server/?$",
         views.ServerMetadataView.as_view(),
         name="oauth-server-metadata",
+    ),
+    *oidc_urls.urlpatterns,  # discovery, JWKS, UserInfo, logout
+    *consent_urls.urlpatterns,  # the user's "Connected apps" page
+    re_path(
+        r"^\.well-known/oauth-protected-resource/?$",
+        ProtectedResourceMetadataView.as_view(),
+        name="oauth-resource-metadata",
     ),
 ]
 

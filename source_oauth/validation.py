@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from .lifetimes import lifetime_errors
+
 if TYPE_CHECKING:
     from .models import ApiClient
 
@@ -98,6 +100,10 @@ def validate_api_client(client: ApiClient) -> None:
         )
     for uri in uris:
         errors["redirect_uris"].extend(redirect_uri_errors(uri))
+    for uri in client.post_logout_redirect_uris.split():
+        errors["post_logout_redirect_uris"].extend(redirect_uri_errors(uri))
+    for field, messages in lifetime_errors(client).items():
+        errors[field].extend(messages)
     if not client.confidential and client.client_secret:
         errors["confidential"].append(
             _("A public client cannot have a secret. Remove the secret before making it public.")

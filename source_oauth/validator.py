@@ -28,7 +28,9 @@ from . import audit, ratelimit
 from .cache import clients as client_cache
 from .cache import tokens as token_cache
 from .conf import conf
+from .lifetimes import ClientLifetimesMixin
 from .models import ApiClient, RedeemedCode
+from .oidc.validator import OpenIDConnectValidatorMixin
 from .scopes import all_scopes
 from .secrets import check_secret
 
@@ -69,7 +71,7 @@ def parse_client_credentials(
     return client_id or None, client_secret or None, "body" if client_secret else "none"
 
 
-class SourceOAuth2Validator(OAuth2Validator):
+class SourceOAuth2Validator(ClientLifetimesMixin, OpenIDConnectValidatorMixin, OAuth2Validator):
     # --- clients ------------------------------------------------------------------
 
     def _load_application(self, client_id: str, request: Any) -> ApiClient | None:

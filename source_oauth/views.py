@@ -33,7 +33,9 @@ from oauthlib.common import add_params_to_uri, urldecode
 
 from . import pages, ratelimit
 from .conf import conf
+from .consent.authorize import RememberedConsentMixin
 from .models import ApiClient
+from .oidc.authorize import OIDCAuthorizationMixin
 from .scopes import all_scopes
 
 # RFC 8707 §2: a client may name several resources, one ``resource`` parameter each.
@@ -159,8 +161,14 @@ def with_issuer(request: HttpRequest, redirect_to: str) -> str:
 
 
 @method_decorator(user_facing, name="dispatch")
-class AuthorizationView(dot_views.AuthorizationView):
-    """Login, then consent for third-party clients; first-party clients skip consent."""
+class AuthorizationView(
+    RememberedConsentMixin, OIDCAuthorizationMixin, dot_views.AuthorizationView
+):
+    """Login, then consent for third-party clients; first-party clients skip consent.
+
+    A remembered approval skips it too (``consent.authorize``); OpenID Connect's
+    ``prompt``, ``max_age`` and ``id_token_hint`` are honoured (``oidc.authorize``).
+    """
 
     template_name = "source_oauth/authorize.html"
 
@@ -361,7 +369,8 @@ class ServerMetadataView(dot_views.OAuthServerMetadataView):
 
     DOT advertises its token endpoint's authentication methods for
     introspection too, ``none`` included; introspection here answers only
-    authenticated confidential clients.
+    authenticated confidential clients. The JWKS is named whenever a key
+    signs ID tokens, from settings or the database.
     """
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -373,5 +382,11 @@ class ServerMetadataView(dot_views.OAuthServerMetadataView):
                 for method in metadata["token_endpoint_auth_methods_supported"]
                 if method != "none"
             ]
+        # DOT names the JWKS only for a key in settings; keys may live in the database.
+        metadata.pop("jwks_uri", None)
+        from .oidc import keys
+
+        if oauth2_settings.OIDC_ENABLED and keys.published_keys():
+            metadata["jwks_uri"] = self._get_endpoint_url(request, "jwks-info")
         response.content = json.dumps(metadata)
         return response

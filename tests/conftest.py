@@ -55,6 +55,22 @@ def server(transactional_db, live_server):
     return live_server.url
 
 
+@pytest.fixture(scope="session")
+def _rsa_test_key():
+    """One RSA key for the whole run: generating one costs tens of milliseconds."""
+    from jwcrypto import jwk
+
+    return jwk.JWK.generate(kty="RSA", size=2048)
+
+
+@pytest.fixture
+def signing_key(db, _rsa_test_key):
+    """An active RS256 key in the database, as ``manage.py oidc_keys generate`` stores it."""
+    from source_oauth.oidc import keys
+
+    return keys.save(_rsa_test_key, keys.RS256)
+
+
 @pytest.fixture
 def user(db, django_user_model):
     return django_user_model.objects.create_user(

@@ -177,7 +177,7 @@ def test_settings_errors_and_warnings_are_shown_on_the_form(server, logged_in):
     open_add_form(page)
     page.get_by_role("textbox", name="Name").fill("Web app")
     page.get_by_label("Authorization code").check()
-    page.get_by_label("Refresh token").check()
+    page.get_by_label("Refresh token", exact=True).check()
     page.get_by_label("Redirect URIs").fill(
         "https://app.example.com/callback\nhttp://app.example.com/callback two words"
     )

@@ -93,9 +93,14 @@ def insufficient(scope):
     return header, body
 
 
-def invalid(description, error="invalid_token"):
-    header = f'{REALM}, error="{error}", error_description="{description}"'
+def invalid(server, description, error="invalid_token"):
+    header = f'{REALM}, error="{error}", error_description="{description}"{metadata(server)}'
     return header, {"detail": description, "error": error}
+
+
+def metadata(server):
+    """RFC 9728: a 401 also says where the API's protected resource metadata is."""
+    return f', resource_metadata="{server}/.well-known/oauth-protected-resource"'
 
 
 def refusal(response):
@@ -329,16 +334,16 @@ def test_without_a_token_the_default_client_reads_but_cannot_write(server, artic
     assert api(server, "GET", "articles/").status_code == 200
     assert refusal(api(server, "POST", "articles/", json={"title": "x"})) == (
         401,
-        REALM,
+        REALM + metadata(server),
         NOT_PROVIDED,
     )
-    assert refusal(api(server, "GET", "me/")) == (401, REALM, NOT_PROVIDED)
+    assert refusal(api(server, "GET", "me/")) == (401, REALM + metadata(server), NOT_PROVIDED)
 
 
 def test_unknown_token_is_401(server):
     assert refusal(api(server, "GET", "articles/", "not-a-token")) == (
         401,
-        *invalid("The access token is invalid."),
+        *invalid(server, "The access token is invalid."),
     )
 
 
@@ -349,7 +354,7 @@ def test_expired_token_is_401(server):
     )
     assert refusal(api(server, "GET", "articles/", token)) == (
         401,
-        *invalid("The access token has expired."),
+        *invalid(server, "The access token has expired."),
     )
 
 
@@ -362,7 +367,7 @@ def test_revoked_token_is_401(server):
     assert revoke.status_code == 200
     assert refusal(api(server, "GET", "articles/", token)) == (
         401,
-        *invalid("The access token is invalid."),
+        *invalid(server, "The access token is invalid."),
     )
 
 
@@ -373,7 +378,7 @@ def test_token_in_the_query_string_is_401(server):
         "Access tokens are not accepted in the query string; send them in an "
         "Authorization: Bearer header."
     )
-    assert refusal(response) == (401, *invalid(description, "invalid_request"))
+    assert refusal(response) == (401, *invalid(server, description, "invalid_request"))
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,12 @@ document cannot drift from what the endpoints do.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 import requests
+from jwcrypto import jwk, jwt
 
 from source_oauth.models import ApiClient, Scope
 from tests.oauth_helpers import (
@@ -261,6 +263,25 @@ class Checker:
         assert response.status_code == 401
         assert "active" not in response.json()
 
+    def jwks_uri(self, value: str) -> None:
+        assert value == f"{self.server}/oauth/jwks"
+        published = requests.get(value).json()["keys"]
+        assert published and all(key["use"] == "sig" and "d" not in key for key in published)
+        # The keys verify the ID tokens this server signs.
+        code, verifier = self.code(self.web, scope="openid")
+        tokens = self.token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+            (self.web.client_id, self.web_secret),
+        ).json()
+        keyset = jwk.JWKSet.from_json(json.dumps({"keys": published}))
+        claims = json.loads(jwt.JWT(jwt=tokens["id_token"], key=keyset).claims)
+        assert claims["iss"] == self.metadata["issuer"]
+
     def client_id_metadata_document_supported(self, value: bool) -> None:
         assert value is False
         response = self.session.get(
@@ -278,7 +299,7 @@ class Checker:
         assert response.status_code == 400  # an error page: such a client ID is unknown
 
 
-def test_every_advertised_field_matches_behaviour(server, user, user_password):
+def test_every_advertised_field_matches_behaviour(server, user, user_password, signing_key):
     metadata = requests.get(f"{server}/.well-known/oauth-authorization-server").json()
     session = requests.Session()
     login(session, server, user.username, user_password)

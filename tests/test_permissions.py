@@ -31,6 +31,8 @@ AccessToken = get_access_token_model()
 factory = APIRequestFactory()
 
 REALM = 'Bearer realm="source_oauth"'
+# RFC 9728: a 401 also says where the API's protected resource metadata is.
+METADATA = ', resource_metadata="http://testserver/.well-known/oauth-protected-resource"'
 NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}
 READ_WRITE = HasScopes.of(read=["content:read"], write=["content:write"])
 SAFE = ["get", "head", "options"]
@@ -124,12 +126,12 @@ def tokens(api_client, user):
 def test_no_token_needing_a_scope_anonymous_lacks_is_401_with_a_bare_challenge(catalog):
     response = call([READ_WRITE], "post")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == REALM
+    assert response["WWW-Authenticate"] == REALM + METADATA
     assert response.data == NOT_PROVIDED
 
 
 def invalid(description, error="invalid_token"):
-    header = f'{REALM}, error="{error}", error_description="{description}"'
+    header = f'{REALM}, error="{error}", error_description="{description}"{METADATA}'
     return header, {"detail": description, "error": error}
 
 
@@ -215,7 +217,7 @@ def test_bearer_scheme_without_a_token_is_401_invalid_token(catalog):
 def test_other_schemes_are_left_to_other_authentication_classes(catalog):
     request = factory.post("/probe/", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
     response = type("P", (Probe,), {"permission_classes": [READ_WRITE]}).as_view()(request)
-    assert (response.status_code, response["WWW-Authenticate"]) == (401, REALM)
+    assert (response.status_code, response["WWW-Authenticate"]) == (401, REALM + METADATA)
 
 
 @pytest.mark.django_db
@@ -229,7 +231,7 @@ def test_an_invalid_token_is_refused_even_where_anyone_may_enter(catalog):
 def test_realm_comes_from_source_oauth_settings(catalog, settings):
     settings.SOURCE_OAUTH = {"REALM": 'my "cms"'}
     response = call([READ_WRITE], "delete")
-    assert response["WWW-Authenticate"] == 'Bearer realm="my \\"cms\\""'
+    assert response["WWW-Authenticate"] == 'Bearer realm="my \\"cms\\""' + METADATA
 
 
 @pytest.mark.django_db
@@ -408,7 +410,7 @@ def test_without_a_token_the_default_clients_scopes_apply(catalog):
     assert call([READ_WRITE], "post").status_code == 200
     default.allowed_scopes.clear()
     response = call([READ_WRITE], "get")
-    assert (response.status_code, response["WWW-Authenticate"]) == (401, REALM)
+    assert (response.status_code, response["WWW-Authenticate"]) == (401, REALM + METADATA)
 
 
 @pytest.mark.django_db
@@ -465,7 +467,7 @@ def test_has_user(tokens):
     response = call([HasUser], "get")
     assert (response.status_code, response["WWW-Authenticate"], response.data) == (
         401,
-        REALM,
+        REALM + METADATA,
         NOT_PROVIDED,
     )
 

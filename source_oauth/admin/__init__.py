@@ -16,12 +16,15 @@ token (nor its full checksum) is ever rendered.
 - ``one_time``: a new secret, from the save that made it to the page that shows it once;
 - ``tokens``: access tokens (revoked ones too) and refresh tokens;
 - ``catalog``: scopes and image styles;
+- ``consents``: remembered approvals of third-party clients;
+- ``lifetimes``: the API client list's token lifetime columns;
 - ``audit``: the audit trail.
 """
 
 from .audit import AuditEventAdmin
 from .catalog import ImageStyleAdmin, ScopeAdmin
 from .clients import ApiClientAdmin
+from .consents import ConsentRecordAdmin
 from .tokens import (
     AccessTokenAdmin,
     GrantAdmin,
@@ -35,6 +38,7 @@ __all__ = [
     "AccessTokenAdmin",
     "ApiClientAdmin",
     "AuditEventAdmin",
+    "ConsentRecordAdmin",
     "GrantAdmin",
     "IDTokenAdmin",
     "ImageStyleAdmin",

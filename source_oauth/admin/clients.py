@@ -28,6 +28,7 @@ from ..forms import ApiClientForm
 from ..models import AccessToken, ApiClient, RefreshToken
 from ..secrets import mask
 from . import one_time
+from .lifetimes import LifetimeColumnsMixin
 from .mixins import ActingUserMixin, copyable
 
 
@@ -56,7 +57,7 @@ class RegenerateSecretForm(forms.Form):
     )
 
 
-class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
+class ApiClientAdmin(ActingUserMixin, LifetimeColumnsMixin, dot_admin.ApplicationAdmin):
     """The "API clients" screen. Registered by DOT through ``APPLICATION_ADMIN_CLASS``."""
 
     form = ApiClientForm
@@ -69,6 +70,7 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
         "grant_types_display",
         "client_type_column",
         "scopes_display",
+        "token_lifetimes_column",
     ]
     list_display_links = ["name_column"]
     list_filter = [GrantTypeFilter, "confidential", "third_party"]
@@ -121,6 +123,18 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
         fieldsets += [
             (_("Client settings"), {"fields": settings}),
             (_("Grant types"), {"fields": [grants]}),
+            (
+                _("Sign-in and tokens"),
+                {
+                    "fields": [
+                        "remember_approval",
+                        "post_logout_redirect_uris",
+                        "algorithm",
+                        "access_token_lifetime",
+                        "refresh_token_lifetime",
+                    ]
+                },
+            ),
         ]
         if obj is not None:
             # Links only for those who may follow them; the counts for everyone else.

@@ -192,7 +192,7 @@ class GrantAdmin(ReadOnlyDetailMixin, dot_admin.GrantAdmin):
 
 
 class IDTokenAdmin(ReadOnlyDetailMixin, dot_admin.IDTokenAdmin):
-    """ID tokens are not issued by source_oauth (no OpenID Connect); read-only if any exist."""
+    """ID tokens issued by OpenID Connect sign-ins (their JWTs are not stored); read-only."""
 
 
 def withdraw_dot_token_admins() -> None:

@@ -2,7 +2,8 @@
 
 An admin, a person to sign in as ("demo"), a server app (client credentials)
 and a third-party web app whose sign-in and consent flow can be tried by hand
-in a browser; its redirect URI is the example project's ``/demo/callback``.
+in a browser; its redirect URI is the example project's ``/demo/callback``;
+and a Next.js site that signs users in with OpenID Connect (Auth.js).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from source_oauth.models import ApiClient
 
 DEMO_CLIENT = "Demo server app"
 DEMO_WEB_APP = "Demo web app"
+# A Next.js site that signs users in with Auth.js (README: "Sign in with the CMS from Next.js").
+NEXTJS_CLIENT = "Next.js site"
+NEXTJS_APP = "http://localhost:3000"
 
 
 class Command(BaseCommand):
@@ -50,7 +54,7 @@ class Command(BaseCommand):
 
         host = options["host"]
         with audit.acting_as(audit.command_line(self)):
-            ApiClient.objects.filter(name__in=[DEMO_CLIENT, DEMO_WEB_APP]).delete()
+            ApiClient.objects.filter(name__in=[DEMO_CLIENT, DEMO_WEB_APP, NEXTJS_CLIENT]).delete()
             _client, credentials = create_api_client(
                 DEMO_CLIENT,
                 grant_types=[ApiClient.GrantType.CLIENT_CREDENTIALS],
@@ -64,6 +68,17 @@ class Command(BaseCommand):
                 third_party=True,
                 redirect_uris=[f"{host}/demo/callback"],
             )
+            nextjs, nextjs_credentials = create_api_client(
+                NEXTJS_CLIENT,
+                grant_types=[
+                    ApiClient.GrantType.AUTHORIZATION_CODE,
+                    ApiClient.GrantType.REFRESH_TOKEN,
+                ],
+                scopes=["openid", "profile", "email", "content:read"],
+                redirect_uris=[f"{NEXTJS_APP}/api/auth/callback/cms"],
+            )
+            nextjs.post_logout_redirect_uris = NEXTJS_APP
+            nextjs.save(update_fields=["post_logout_redirect_uris"])
         call_command("load_demo_content", stdout=self.stdout)
 
         verifier = secrets.token_urlsafe(48)
@@ -90,6 +105,10 @@ class Command(BaseCommand):
                     f"-d grant_type=client_credentials -d 'scope=content:read' {host}/oauth/token",
                     "Call the API with it:",
                     f"  curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {host}/api/articles/",
+                    f"Sign in from a Next.js site on {NEXTJS_APP} (Auth.js), in its .env.local:",
+                    f"  AUTH_CMS_ISSUER={host}",
+                    f"  AUTH_CMS_ID={nextjs_credentials.client_id}",
+                    f"  AUTH_CMS_SECRET={nextjs_credentials.client_secret}",
                     "",
                     f"Sign in and consent, in a browser, as user demo password {demo_password}:",
                     f"  {authorize}",
