@@ -16,17 +16,17 @@ import requests
 from playwright.sync_api import Page, expect
 
 from source_oauth.models import ConsentRecord
+from tests.browser import screenshot
 from tests.oauth_helpers import pkce_pair
 from tests.oidc_helpers import authorization_url, oidc_client, redeem
-from tests.test_admin_browser import PASSWORD, screenshot
-from tests.test_admin_browser import allow_orm_next_to_playwright as _orm  # noqa: F401  (fixture)
-from tests.test_admin_browser import page as chromium_page  # noqa: F401  (fixture)
+from tests.test_admin_browser import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("signing_key")]
 
 
-def test_alice_revokes_a_partner_from_her_connected_apps(server: str, request, django_user_model):
-    page: Page = request.getfixturevalue("chromium_page")
+def test_alice_revokes_a_partner_from_her_connected_apps(
+    server: str, page: Page, django_user_model
+):
     django_user_model.objects.create_user(
         "alice", "alice@example.com", PASSWORD, first_name="Alice", last_name="Liddell"
     )
@@ -55,13 +55,15 @@ def test_alice_revokes_a_partner_from_her_connected_apps(server: str, request, d
 
     # The consent page: the scopes, the identity the partner receives, the way to revoke.
     expect(
-        page.get_by_role("heading", name="Partner dashboard wants to access your account")
+        page.get_by_role(
+            "heading", name="Partner dashboard wants to access your Example CMS account"
+        )
     ).to_be_visible()
     claims = page.locator("ul.identity-claims")
     expect(claims).to_contain_text("Your name: Alice Liddell")
     expect(claims).to_contain_text("Your email address: alice@example.com")
     expect(claims).to_contain_text("Your username: alice")
-    screenshot(page, "consent-with-identity-claims.png")
+    screenshot(page, "oidc", "consent-with-identity-claims.png")
     page.get_by_role("link", name="Manage connected apps").click()
     expect(page.get_by_role("heading", name="Connected apps")).to_be_visible()
     expect(
@@ -85,14 +87,14 @@ def test_alice_revokes_a_partner_from_her_connected_apps(server: str, request, d
     expect(section).to_contain_text("See your email address (email)")
     expect(section).to_contain_text("Last used")
     expect(section).to_contain_text("Your approval is remembered until")
-    screenshot(page, "connected-apps.png")
+    screenshot(page, "oidc", "connected-apps.png")
 
     section.get_by_role("button", name="Revoke access of Partner dashboard").click()
     expect(page.get_by_role("status")).to_contain_text(
         "“Partner dashboard” no longer has access to your account."
     )
     expect(page.get_by_role("region", name="Partner dashboard")).to_have_count(0)
-    screenshot(page, "connected-apps-revoked.png")
+    screenshot(page, "oidc", "connected-apps-revoked.png")
 
     # At once: the access token, the refresh token and the remembered approval are gone.
     assert requests.get(api, headers=bearer, timeout=30).status_code == 401
