@@ -129,7 +129,6 @@ def test_list_shows_the_client_columns(admin_client):
         "Grant types",
         "Client type",
         "Allowed scopes",
-        "Token lifetimes",
     ]
     mobile = ApiClient.objects.get(name="Mobile app")
     row = row_of(page, mobile.client_id)

@@ -125,13 +125,13 @@ def test_create_an_api_client_and_get_a_token_with_its_secret(server, logged_in,
     rows = page.locator("#result_list tbody tr")
     expect(rows.first).to_contain_text("Default API client")
     expect(rows.first.locator(".source-oauth-badge")).to_have_text("Default")
+    screenshot(page, "admin", "api-clients-list.png")
     # Every column fits at 1280 px, beside the sidebar and the filters.
     assert not scrolls_sideways(page)
     assert page.evaluate(
         "(() => { const r = document.querySelector('#changelist .results');"
         " return r.scrollWidth <= r.clientWidth; })()"
     )
-    screenshot(page, "admin", "api-clients-list.png")
     row = rows.filter(has_text="Next.js site")
     expect(row.locator(f'code[title="{client_id}"]')).to_have_text(f"{client_id[:8]}…")
     row.get_by_role("button", name="Copy client ID").click()

@@ -210,6 +210,6 @@ def test_lifetimes_are_saved_and_shown_in_the_list(catalog, admin_client):
     admin_client.get(reverse("admin:source_oauth_apiclient_changelist"))  # shows the secret once
     page = admin_client.get(reverse("admin:source_oauth_apiclient_changelist")).content.decode()
     row = next(row for row in page.split("<tr") if client.client_id in row)
-    assert "15 min" in row and "1 days" in row
+    assert "tokens: 15 min / 1 day<" in row
     default_row = next(row for row in page.split("<tr") if "Default API client" in row)
-    assert "1 h (site default)" in default_row and "30 days (site default)" in default_row
+    assert "tokens: 1 h / 30 days (site defaults)" in default_row

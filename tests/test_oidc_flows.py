@@ -293,7 +293,11 @@ def test_prompt_none_signed_out_is_login_required(server):
     url = authorization_url(server, client, challenge, prompt="none", nonce="n")
     response = requests.get(url, allow_redirects=False, timeout=30)
     assert response.headers["Location"].startswith(REDIRECT_URI)
-    assert location_query(response) == {"error": "login_required", "state": "state-1"}
+    assert location_query(response) == {
+        "error": "login_required",
+        "state": "state-1",
+        "iss": server,  # RFC 9207, errors included
+    }
 
 
 def test_prompt_none_signed_in_first_party_gets_its_code_silently(server, browser):
