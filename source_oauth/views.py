@@ -84,13 +84,16 @@ def user_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     """Protect a page of the authorization flow (authorize, consent, login).
 
     Never framed (clickjacking of the consent button), never cached, and no
-    Referer leaves it: its URL carries the request's state and code challenge.
+    Referer leaves it for another origin: its URL carries the request's state
+    and code challenge. ``same-origin``, not ``no-referrer``: under
+    ``no-referrer`` browsers send ``Origin: null`` with the page's own form
+    posts (sign-in, consent), which Django's CSRF check refuses.
     """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     return xframe_options_deny(never_cache(wrapper))

@@ -385,7 +385,7 @@ def test_authorize_consent_and_login_pages_are_not_frameable(server, user, user_
     error_page = session.get(url.replace(client.client_id, "nobody"))
     for page in (login_page, consent, error_page):
         assert page.headers["X-Frame-Options"] == "DENY"
-        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert page.headers["Referrer-Policy"] == "same-origin"
 
 
 def test_consent_post_is_answered_with_a_redirect(server, user, user_password):
