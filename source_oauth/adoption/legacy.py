@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.apps.registry import Apps
+from django.contrib.auth.hashers import identify_hasher
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -124,6 +125,13 @@ def _adopt_secret(client: AdoptedClient, stored: str, confidential: bool) -> Non
     if algorithm is not None:
         client.client_secret = stored
         client.secret = f"{algorithm} hash, replaced by source_oauth's at its first use"
+        try:
+            identify_hasher(stored).decode(stored)
+        except ValueError:
+            client.warnings.append(
+                f"has a secret hashed with {algorithm}, whose library is not installed: it "
+                "cannot authenticate until it is (or an admin generates a new secret)."
+            )
         return
     if "$" in stored:
         # A hash whose hasher PASSWORD_HASHERS no longer lists: DOT could not check it either.
