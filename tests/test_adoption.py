@@ -86,8 +86,10 @@ def host_env(url: str) -> dict[str, str]:
 # --- what the stock site issued ----------------------------------------------------
 
 
-def authorization_code_tokens(base: str, client: dict, redirect_uri: str) -> dict[str, Any]:
-    """Alice signs in and authorizes ``client`` on the stock site; the code is redeemed."""
+def authorization_code_tokens(
+    base: str, client: dict, redirect_uri: str, *, authorize: str, token: str, scope: str
+) -> dict[str, Any]:
+    """Alice signs in and authorizes ``client`` (no consent: first party); the code is redeemed."""
     session = requests.Session()
     login(session, base, *ALICE)
     verifier, challenge = pkce_pair()
@@ -95,21 +97,20 @@ def authorization_code_tokens(base: str, client: dict, redirect_uri: str) -> dic
         "response_type": "code",
         "client_id": client["client_id"],
         "redirect_uri": redirect_uri,
-        "scope": "read write",
+        "scope": scope,
         "code_challenge": challenge,
         "code_challenge_method": "S256",
         "state": "s1",
     }
-    response = session.get(f"{base}/o/authorize/?{urlencode(query)}", allow_redirects=False)
+    response = session.get(f"{base}{authorize}?{urlencode(query)}", allow_redirects=False)
     assert response.status_code == 302, response.text[:500]
-    code = query_of(response)["code"]
     data = {
         "grant_type": "authorization_code",
-        "code": code,
+        "code": query_of(response)["code"],
         "redirect_uri": redirect_uri,
         "code_verifier": verifier,
     }
-    return token_request(f"{base}/o/token/", data, client)
+    return token_request(f"{base}{token}", data, client)
 
 
 def token_request(url: str, data: dict[str, str], client: dict) -> dict[str, Any]:
@@ -156,11 +157,12 @@ def site() -> Any:
                 {"grant_type": "client_credentials", "scope": "read"},
                 site.client("Backend service"),
             )
+            stock = {"authorize": "/o/authorize/", "token": "/o/token/", "scope": "read write"}
             site.tokens["Web app"] = authorization_code_tokens(
-                base, site.client("Web app"), "https://web.example.com/cb"
+                base, site.client("Web app"), "https://web.example.com/cb", **stock
             )
             site.tokens["Mobile app"] = authorization_code_tokens(
-                base, site.client("Mobile app"), "com.example.app:/callback"
+                base, site.client("Mobile app"), "com.example.app:/callback", **stock
             )
             site.tokens["Old password app"] = token_request(
                 f"{base}/o/token/",
@@ -326,28 +328,14 @@ def test_a_secret_dot_stored_in_plain_text_gets_a_token(site):
 
 
 def test_an_adopted_client_runs_a_new_authorization_code_flow(site):
-    client = site.client("Web app")
-    session = requests.Session()
-    login(session, site.url, *ALICE)
-    verifier, challenge = pkce_pair()
-    query = {
-        "response_type": "code",
-        "client_id": client["client_id"],
-        "redirect_uri": "https://web.example.com/cb",
-        "scope": "read",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "state": "s2",
-    }
-    response = session.get(f"{site.url}/oauth/authorize?{urlencode(query)}", allow_redirects=False)
-    assert response.status_code == 302, response.text[:500]
-    data = {
-        "grant_type": "authorization_code",
-        "code": query_of(response)["code"],
-        "redirect_uri": "https://web.example.com/cb",
-        "code_verifier": verifier,
-    }
-    token = token_request(f"{site.url}/oauth/token", data, client)
+    token = authorization_code_tokens(
+        site.url,
+        site.client("Web app"),
+        "https://web.example.com/cb",
+        authorize="/oauth/authorize",
+        token="/oauth/token",
+        scope="read",
+    )
     assert read_api(site.url, token["access_token"]).json()["user"] == "alice"
     metadata = requests.get(f"{site.url}/.well-known/oauth-authorization-server", timeout=30)
     assert metadata.json()["token_endpoint"] == f"{site.url}/oauth/token"

@@ -11,7 +11,6 @@ dropped here.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300
@@ -84,12 +85,6 @@ def manage(
             f"{result.stdout}\n{result.stderr}"
         )
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
