@@ -98,7 +98,7 @@ def adopt_application(
         created=row["created"],
         updated=row["updated"],
     )
-    _adopt_secret(client, row["client_secret"] or "", confidential)
+    _adopt_secret(client, row["client_secret"] or "", confidential, row["hash_client_secret"])
     if confidential:
         required = pkce_required(row["client_id"]) if callable(pkce_required) else pkce_required
         client.require_pkce = bool(required)
@@ -113,7 +113,8 @@ def adopt_application(
     return client
 
 
-def _adopt_secret(client: AdoptedClient, stored: str, confidential: bool) -> None:
+def _adopt_secret(client: AdoptedClient, stored: str, confidential: bool, hashed: bool) -> None:
+    """Keep what DOT stored if it is a hash (as DOT checks it: any hasher Django identifies)."""
     if not confidential:
         # DOT gives public applications a secret too; they never authenticate with it.
         client.secret = "none (public client)"
@@ -133,12 +134,16 @@ def _adopt_secret(client: AdoptedClient, stored: str, confidential: bool) -> Non
                 "cannot authenticate until it is (or an admin generates a new secret)."
             )
         return
-    if "$" in stored:
-        # A hash whose hasher PASSWORD_HASHERS no longer lists: DOT could not check it either.
+    if hashed:
+        # DOT hashed it with a hasher PASSWORD_HASHERS no longer lists: kept, unusable until
+        # the hasher is back (DOT could not check it either).
+        client.client_secret = stored
+        client.secret = "a hash of an unknown hasher"
         client.warnings.append(
-            "has a secret hashed by a hasher missing from PASSWORD_HASHERS: add that "
-            "hasher back, or generate a new secret in the admin."
+            "has a secret hashed by a hasher missing from PASSWORD_HASHERS: it cannot "
+            "authenticate. Add that hasher back, or generate a new secret in the admin."
         )
+        return
     # DOT stored it in plain text (hash_client_secret off): hashed now, as source_oauth does.
     client.client_secret = hash_secret(stored)
     client.secret = "plain text in DOT's table, stored hashed from now on"
