@@ -164,7 +164,9 @@ def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
 
 
 @register(Tags.compatibility)
-def check_dot_adoption(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+def check_dot_adoption(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[Error]:
     """A database that migrated stock DOT first must be adopted before ``migrate``.
 
     Otherwise ``migrate`` fails (InconsistentMigrationHistory: DOT's first

@@ -29,7 +29,8 @@ from django.db.migrations.state import ProjectState
 from .. import audit
 from ..models import ApiClient
 from . import legacy
-from .plan import SOURCE_INITIAL, Plan, make_plan, token_models
+from .plan import Plan, make_plan, token_models
+from .state import SOURCE_INITIAL
 
 ACTOR = "adopt_oauth_toolkit"
 # Any fixed number: two adoptions of one PostgreSQL database take turns.
