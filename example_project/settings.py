@@ -126,9 +126,14 @@ REST_FRAMEWORK = {
 # apps may read the challenge of a 401 or 403.
 CORS_EXPOSE_HEADERS = ["WWW-Authenticate"]
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's "django" logger has a console handler of its own and passes its records
+    # on to the root's too: every line would be printed twice. Root's handler alone, once.
+    # ("django.server", runserver's request lines, keeps its own and does not pass them on.)
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL}},
 }

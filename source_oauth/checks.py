@@ -207,3 +207,75 @@ def check_login_page_referrer_policy(app_configs: Any = None, **kwargs: Any) -> 
             id="source_oauth.W003",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_dot_adoption(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[Error]:
+    """A database that migrated stock DOT first must be adopted before ``migrate``.
+
+    Otherwise ``migrate`` fails (InconsistentMigrationHistory: DOT's first
+    migration is applied before source_oauth's, its dependency) and every
+    OAuth endpoint answers 500. This check reads the migration records, so
+    ``manage.py check`` and ``migrate`` say so first. A database that cannot
+    be read yet (not created, not reachable) is not this check's business.
+    """
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    from .adoption.state import applied_migrations, awaiting_adoption
+
+    messages = []
+    for alias in databases or [DEFAULT_DB_ALIAS]:
+        try:
+            applied = applied_migrations(connections[alias])
+        except Exception:  # no database yet, not reachable, or not allowed here
+            continue
+        if awaiting_adoption(applied):
+            messages.append(
+                Error(
+                    f'Database "{alias}" holds django-oauth-toolkit\'s tables, migrated before '
+                    "source_oauth was installed: `migrate` cannot add source_oauth to it, and "
+                    "the OAuth endpoints fail until its applications and tokens are adopted.",
+                    hint="Run `python manage.py adopt_oauth_toolkit --dry-run` to see what "
+                    "adoption does, then `python manage.py adopt_oauth_toolkit`, then "
+                    "`migrate` (docs/adoption.md).",
+                    id="source_oauth.E006",
+                )
+            )
+    return messages
+
+
+DOT_URLCONF = "oauth2_provider.urls"
+
+
+@register(Tags.urls)
+def check_dot_urls(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """DOT's own URLconf beside source_oauth's: a namespace clash, and views without our rules."""
+    from django.urls import URLResolver, get_resolver
+
+    def includes_dot(patterns: Any) -> bool:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                name = pattern.urlconf_name
+                module = name if isinstance(name, str) else getattr(name, "__name__", None)
+                if module == DOT_URLCONF or includes_dot(pattern.url_patterns):
+                    return True
+        return False
+
+    try:
+        if not includes_dot(get_resolver().url_patterns):
+            return []
+    except Exception:  # a broken URLconf is reported by Django's own checks
+        return []
+    return [
+        Warning(
+            f'The URLconf includes "{DOT_URLCONF}": its views run without source_oauth\'s '
+            "rules (and its application pages break with API clients), and its "
+            '"oauth2_provider" namespace clashes with source_oauth.urls.',
+            hint='Replace include("oauth2_provider.urls") with include("source_oauth.dot_urls"), '
+            "which keeps DOT's paths (authorize/, token/, revoke_token/, introspect/) working "
+            'with source_oauth\'s views, and include("source_oauth.urls") once at the root.',
+            id="source_oauth.W007",
+        )
+    ]

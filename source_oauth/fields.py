@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.db import models
 
-from .secrets import hash_secret, is_hashed
+from .secrets import hash_secret, is_stored_hash
 
 
 class MultipleChoiceTextField(models.CharField):
@@ -66,11 +66,15 @@ class MultipleChoiceTextField(models.CharField):
 
 
 class HashedSecretField(models.CharField):
-    """Stores a client secret as a hash: a plain value assigned is hashed on save."""
+    """Stores a client secret as a hash: a plain value assigned is hashed on save.
+
+    A hash is kept as it is, including a legacy one adopted from DOT (see
+    ``secrets``): hashing a hash would lock its client out.
+    """
 
     def pre_save(self, model_instance: models.Model, add: bool) -> str:
         value = getattr(model_instance, self.attname) or ""
-        if value and not is_hashed(value):
+        if value and not is_stored_hash(value):
             value = hash_secret(value)
             setattr(model_instance, self.attname, value)
         return value

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -19,7 +19,7 @@ from . import lifetimes
 from .conf import conf
 from .fields import HashedSecretField, MultipleChoiceTextField
 from .oidc.models import SigningAlgorithm
-from .secrets import check_secret, generate_secret
+from .secrets import check_secret, generate_secret, hash_secret, needs_upgrade
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 scope_token_validator = RegexValidator(
@@ -336,14 +336,41 @@ class ApiClient(AbstractApplication):
         return secret
 
     def check_client_secret(self, secret: str) -> bool:
-        """Tell whether ``secret`` is the current secret, or the previous one still in overlap."""
+        """Tell whether ``secret`` is the current secret, or the previous one still in overlap.
+
+        A secret that matched a legacy hash adopted from DOT is stored with
+        source_oauth's hash from then on (see ``secrets``).
+        """
         current = check_secret(secret, self.client_secret)
         previous = (
-            self.previous_secret_expires is not None
+            not current
+            and self.previous_secret_expires is not None
             and self.previous_secret_expires > timezone.now()
             and check_secret(secret, self.previous_client_secret)
         )
+        if current and needs_upgrade(self.client_secret):
+            self._upgrade_secret("client_secret", secret)
+        elif previous and needs_upgrade(self.previous_client_secret):
+            self._upgrade_secret("previous_client_secret", secret)
         return current or previous
+
+    def _upgrade_secret(self, field: str, secret: str) -> None:
+        """Replace the legacy hash in ``field``, which ``secret`` just matched, with ours.
+
+        The conditional UPDATE writes only if the row still holds that hash (a
+        secret rotated meanwhile is never overwritten) and locks the row; the
+        ``save()`` that follows lets the caches holding this client forget it.
+        """
+        stored, hashed = getattr(self, field), hash_secret(secret)
+        with transaction.atomic(using=self._state.db):
+            if (
+                not ApiClient._base_manager.using(self._state.db)
+                .filter(pk=self.pk, **{field: stored})
+                .update(**{field: hashed})
+            ):
+                return
+            setattr(self, field, hashed)
+            self.save(update_fields=[field])
 
     # --- the default client ------------------------------------------------------
 

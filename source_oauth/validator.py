@@ -163,10 +163,12 @@ class SourceOAuth2Validator(ClientLifetimesMixin, OpenIDConnectValidatorMixin, O
         stores on the grant and answers with, so duplicates are dropped from it
         here; a list longer than the catalogue itself is refused outright.
         """
-        if len(scopes) > len(all_scopes()):
+        allowed = client.allowed_scope_names
+        # The catalogue is read only for a list longer than the client's allowance.
+        if len(scopes) > len(allowed) and len(scopes) > len(all_scopes()):
             return False
         scopes[:] = dict.fromkeys(scopes)
-        return set(scopes) <= set(client.allowed_scope_names)
+        return set(scopes) <= set(allowed)
 
     def get_default_scopes(
         self, client_id: str, request: Any, *args: Any, **kwargs: Any

@@ -192,7 +192,8 @@ def test_filters(admin_client, query, shown, hidden):
 
 def test_add_form_groups_the_seed_settings_with_checkboxes(admin_client):
     page = admin_client.get(reverse(ADD)).content.decode()
-    labels = re.findall(r"<label[^>]*>([^<]+?):?</label>", page)
+    # A field's caption: a <label>, or for a group of checkboxes a <legend> (Django 6.1+).
+    labels = re.findall(r"<(?:label|legend)[^>]*>([^<]+?):?</(?:label|legend)>", page)
     seed_order = [
         "Image Styles",
         "Confidential Client",

@@ -435,8 +435,11 @@ class ApiClientAdmin(ActingUserMixin, dot_admin.ApplicationAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict:
+        # Django 6.1 asks for the actions of one place (list or change form); 5.2 has no such
+        # argument. Naming it here keeps 6.1 from warning (RemovedInDjango2028Warning).
+        location = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **location)
         if "delete_selected" in actions:
             # Same key, so Django's confirmation page posts back to this action.
             func = type(self).delete_selected_clients
