@@ -23,7 +23,7 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.signals import app_authorized
 from oauthlib.common import urldecode
 
-from . import ratelimit
+from . import outages, ratelimit
 from .conf import conf
 from .models import ApiClient
 
@@ -106,7 +106,11 @@ class AuthorizationView(dot_views.AuthorizationView):
         problem = malformed(request)
         if problem:
             return self.error_page(*problem)
-        return super().dispatch(request, *args, **kwargs)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except outages.DATABASE_ERRORS as error:
+            outages.database.failed(error)
+            return outages.unavailable_page()
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "approval_prompt" in request.GET:
@@ -166,13 +170,14 @@ def client_endpoint(request: HttpRequest, respond: Callable[[], HttpResponse]) -
 
     Unreadable requests are refused before oauthlib sees them; a failed
     authentication from an address past its limit becomes a 429 (see
-    ``ratelimit``); every answer is JSON and never cached.
+    ``ratelimit``); a database outage is a 503 (see ``outages``); every
+    answer is JSON and never cached.
     """
     problem = malformed(request)
     if problem:
         return refusal(problem)
     with ratelimit.watching() as over_limit:
-        response = respond()
+        response = outages.json_when_database_down(respond)()
         if response.status_code == 401 and over_limit():
             response = too_many_failures()
     if response.content:
