@@ -410,3 +410,64 @@ def test_database_outage_logs_one_line_not_a_traceback_per_request(
     assert lines[0].getMessage().startswith("The database unreachable")
     assert lines[0].exc_info is None
     assert secret not in caplog.text
+
+
+# --- configuration: system checks -----------------------------------------------------
+
+
+def check_ids() -> list[str]:
+    from django.core.checks import run_checks
+
+    return [message.id for message in run_checks() if message.id.startswith("source_oauth")]
+
+
+def test_w005_persistent_connections_without_health_checks(settings, monkeypatch):
+    # In place: Django warns against overriding DATABASES, and the check reads the dict.
+    database = settings.DATABASES["default"]
+    monkeypatch.setitem(database, "CONN_MAX_AGE", 60)
+    monkeypatch.setitem(database, "CONN_HEALTH_CHECKS", True)
+    assert "source_oauth.W005" not in check_ids()
+    monkeypatch.setitem(database, "CONN_HEALTH_CHECKS", False)
+    for age in (60, None):  # None: connections kept forever
+        monkeypatch.setitem(database, "CONN_MAX_AGE", age)
+        assert check_ids().count("source_oauth.W005") == 1
+    monkeypatch.setitem(database, "CONN_MAX_AGE", 0)
+    assert "source_oauth.W005" not in check_ids()
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_w006_a_redis_cache_without_timeouts(settings, backend):
+    path, options = BACKENDS[backend]
+    settings.CACHES = {"default": {"BACKEND": path, "LOCATION": REDIS_URL, "OPTIONS": options}}
+    assert "source_oauth.W006" not in check_ids()
+    settings.CACHES = {"default": {"BACKEND": path, "LOCATION": REDIS_URL}}
+    assert check_ids().count("source_oauth.W006") == 1
+    in_url = f"{REDIS_URL}?socket_connect_timeout=0.5&socket_timeout=0.5"
+    settings.CACHES = {"default": {"BACKEND": path, "LOCATION": in_url}}
+    assert "source_oauth.W006" not in check_ids()
+
+
+def test_w006_django_redis_ignoring_exceptions(settings):
+    path, options = BACKENDS["django_redis"]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": path,
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {**options, "IGNORE_EXCEPTIONS": True},
+        }
+    }
+    assert check_ids().count("source_oauth.W006") == 1
+    settings.CACHES["default"]["OPTIONS"] = options
+    settings.DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    assert check_ids().count("source_oauth.W006") == 1
+
+
+def test_manage_py_check_runs_the_outage_checks(settings, capsys, monkeypatch):
+    from django.core.management import call_command
+
+    monkeypatch.setitem(settings.DATABASES["default"], "CONN_MAX_AGE", 60)
+    monkeypatch.setitem(settings.DATABASES["default"], "CONN_HEALTH_CHECKS", False)
+    settings.CACHES = {"default": {"BACKEND": BACKENDS["django"][0], "LOCATION": REDIS_URL}}
+    call_command("check")
+    output = capsys.readouterr().err
+    assert "source_oauth.W005" in output and "source_oauth.W006" in output
