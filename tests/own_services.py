@@ -1,170 +1,24 @@
-"""Redis, PostgreSQL and gunicorn processes of a test's own, to kill, freeze and restart.
+"""Processes of a test's own: gunicorn servers, and Redis and PostgreSQL to break.
 
 The machine's Redis and PostgreSQL are shared: faults are only ever injected
-into these, on free loopback ports, removed when the test ends.
+into the ones ``bench.fault_services`` starts, on free loopback ports.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
 
+from bench.fault_services import OwnPostgres, OwnRedis, free_port, wait_until
+
+__all__ = ["Gunicorn", "OwnPostgres", "OwnRedis", "manage", "wait_until"]
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_BIN = Path(os.environ.get("SOURCE_OAUTH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 GUNICORN = Path(sys.executable).parent / "gunicorn"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(condition, what: str, timeout: float = 30) -> None:
-    """Poll ``condition`` until it holds; a bound for a broken setup, not a measurement."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout} s")
-        time.sleep(0.05)
-
-
-class OwnRedis:
-    """A redis-server on a free port; ``persistent`` keeps its data across a kill (AOF)."""
-
-    def __init__(self, persistent: bool = True) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="source_oauth_redis_"))
-        self.persistent = persistent
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if self.persistent else "no",
-                "--appendfsync",
-                "always",
-                "--logfile",
-                str(self.dir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(self.answers, f"redis-server on port {self.port}")
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(7) == b"+PONG\r\n"
-        except OSError:
-            return False
-
-    def client(self):
-        import redis
-
-        return redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
-
-    def kill(self) -> None:
-        """Killed as by the OOM killer: no shutdown, its clients' sockets reset."""
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def freeze(self) -> None:
-        """Stopped but not dead: connections stay open and nothing answers."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.thaw()
-            self.process.kill()
-            self.process.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class OwnPostgres:
-    """A PostgreSQL cluster on a free port (trust authentication, user postgres)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="source_oauth_pg_"))
-        self.data = self.dir / "data"
-
-    @staticmethod
-    def available() -> bool:
-        return (PG_BIN / "initdb").exists()
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    def _run(self, *command: str) -> None:
-        argv = [str(PG_BIN / command[0]), *command[1:]]
-        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-            argv = ["runuser", "-u", "postgres", "--", *argv]
-        subprocess.run(argv, check=True, capture_output=True, timeout=120)
-
-    def init(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        self.start()
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c full_page_writes=off -c synchronous_commit=off"
-        )
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-o", options, "-w",
-            "start",
-        )  # fmt: skip
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-    def close(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # not running
-            self.stop("immediate")
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
