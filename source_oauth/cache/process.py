@@ -22,10 +22,10 @@ tokens and clients it read from the shared cache, for at most
   ``TRUST_SECONDS``: a busy process pings it over the subscription every
   ``HEARTBEAT_SECONDS``, an idle one pings and waits for the answer at most
   ``PONG_WAIT_SECONDS`` (Redis answers the ping after every message published
-  before it). A Redis that stops answering without closing its sockets
-  (frozen, cut off by the network) therefore stops the copies within
-  ``TRUST_SECONDS``; a Redis that dies closes them, which every process
-  notices at its next lookup.
+  before it, so once it has, the copy is exact again). A Redis that stops
+  answering without closing its sockets (frozen, cut off by the network)
+  therefore stops the copies within ``TRUST_SECONDS``; a Redis that dies
+  closes them, which every process notices at its next lookup.
 
 Publishing waits until Redis has written the message to every subscriber, so
 once a revocation has returned, no process on the same host as Redis uses the
@@ -138,16 +138,11 @@ class ProcessCache:
                 if message is None:
                     break
                 self._apply(message)
-            if self.confirmed and not self._heard_lately():
-                self._wait_for_pong()
-            elif self.confirmed and time.monotonic() - max(self.heard, self.pinged) > (
-                HEARTBEAT_SECONDS
-            ):
-                self._ping()
+            self._keep_alive()
         except Exception:  # noqa: BLE001  (any failure: stop trusting the copy)
             self._drop()
             return False
-        return self.confirmed
+        return self._heard_lately()
 
     def _apply(self, message: dict[str, Any]) -> None:
         self.heard = time.monotonic()
@@ -163,18 +158,22 @@ class ProcessCache:
     def _heard_lately(self) -> bool:
         return self.confirmed and time.monotonic() - self.heard <= TRUST_SECONDS
 
-    def _ping(self) -> None:
-        self.pinged = time.monotonic()
-        self.subscription.ping(PING)
+    def _keep_alive(self) -> None:
+        """Ping Redis after a silence: one ping at a time, answered before any later message.
 
-    def _wait_for_pong(self) -> None:
-        """Hear from Redis before using a copy after a silence, or give the copy up."""
-        self._ping()
-        deadline = self.pinged + PONG_WAIT_SECONDS
-        while not self._heard_lately():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("Redis did not answer a ping on the subscription")
+        After a long silence (an idle process), wait briefly for the answer, so
+        the copy can serve this very lookup. A ping still unanswered is not
+        waited for again: the copy stays unused until Redis answers it.
+        """
+        now = time.monotonic()
+        if not self.confirmed or self.pinged > self.heard or now - self.heard <= HEARTBEAT_SECONDS:
+            return
+        self.pinged = now
+        self.subscription.ping(PING)
+        if now - self.heard <= TRUST_SECONDS:
+            return
+        deadline = now + PONG_WAIT_SECONDS
+        while not self._heard_lately() and (remaining := deadline - time.monotonic()) > 0:
             message = self.subscription.get_message(timeout=remaining)
             self._forget_all_if_reconnected()
             if message is not None:
