@@ -78,6 +78,20 @@ def epoch(own_redis: OwnRedis) -> bytes | None:
     return own_redis.client().get(PREFIX + EPOCH_KEY)
 
 
+def refuse_until_cached_again(servers, own_redis: OwnRedis, revoked: str) -> None:
+    """Wait until both servers cache tokens in Redis again, the revoked one refused meanwhile."""
+
+    def cached_again() -> bool:
+        # Every request meanwhile refuses the revoked token, whichever way it is served.
+        assert [get(server, revoked) for server in servers] == [401, 401]
+        _, _, probe = issued_token(servers[0].url)
+        return all(get(server, probe) == 200 for server in servers) and own_redis.client().exists(
+            PREFIX + token_key(checksum(probe))
+        )
+
+    wait_until(cached_again, "the servers cache tokens in Redis again")
+
+
 def assert_quiet_logs(servers, *, failures_seen: bool = True) -> None:
     """A line or two per outage and process, not a traceback per request."""
     for server in servers:
@@ -122,15 +136,7 @@ def test_redis_killed_then_restarted_with_its_data(servers, own_redis):
     assert own_redis.client().exists(entry)
     assert epoch(own_redis) == before
 
-    def both_trust_the_cache_again() -> bool:
-        # Every request meanwhile refuses the revoked token, whichever way it is served.
-        assert [get(server, token) for server in servers] == [401, 401]
-        _, _, probe = issued_token(first.url)
-        return all(get(server, probe) == 200 for server in servers) and own_redis.client().exists(
-            PREFIX + token_key(checksum(probe))
-        )
-
-    wait_until(both_trust_the_cache_again, "the servers cache tokens in Redis again")
+    refuse_until_cached_again(servers, own_redis, token)
     assert epoch(own_redis) != before
     for server in servers * 3:
         assert get(server, token) == 401
@@ -154,13 +160,6 @@ def test_redis_frozen_stops_every_copy_and_the_cache(servers, own_redis):
     own_redis.thaw()
     assert own_redis.client().exists(entry)  # never forgotten in Redis, and still refused
 
-    def both_trust_the_cache_again() -> bool:
-        assert [get(server, token) for server in servers] == [401, 401]
-        _, _, probe = issued_token(first.url)
-        return all(get(server, probe) == 200 for server in servers) and own_redis.client().exists(
-            PREFIX + token_key(checksum(probe))
-        )
-
-    wait_until(both_trust_the_cache_again, "the servers cache tokens in Redis again")
-    # A process that only found Redis silent gave up its copy without a failed call.
+    refuse_until_cached_again(servers, own_redis, token)
+    # A process that only found Redis silent stopped using its copy without a failed call.
     assert_quiet_logs(servers, failures_seen=False)
