@@ -304,15 +304,20 @@ def test_replacing_the_epoch_drops_every_process_copy(live_redis_cache, settings
         breaker.reset()
 
 
-def test_an_idle_process_hears_from_redis_before_using_its_copy(live_redis_cache):
+def test_a_copy_is_emptied_after_redis_was_silent(live_redis_cache):
+    """Frozen or idle, it cannot be told apart: a change may never have been published."""
     cache = ProcessCache(REDIS_URL)
     try:
         wait_until(lambda: cache.get("any") is None and cache.confirmed, "subscribed")
         cache.put("source_oauth:token:abc", "token")
-        cache.heard -= 2 * process_cache.TRUST_SECONDS  # as after an idle while
-        assert not cache._heard_lately()
-        assert cache.get("source_oauth:token:abc") == "token"  # a ping answered first
-        assert cache._heard_lately()
+        assert cache.get("source_oauth:token:abc") == "token"
+        cache.heard -= 2 * process_cache.TRUST_SECONDS  # a silence
+        cache.put("source_oauth:token:other", "other")  # not kept: not heard from lately
+        assert cache.get("source_oauth:token:abc") is None
+        assert cache.entries == {}
+        # A ping answered at once: copies are kept again from now on.
+        cache.put("source_oauth:token:abc", "token")
+        assert cache.get("source_oauth:token:abc") == "token"
     finally:
         cache._drop()
         breaker.reset()

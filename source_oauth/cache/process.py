@@ -18,14 +18,15 @@ tokens and clients it read from the shared cache, for at most
   the whole copy is dropped, since messages may have been missed, and the
   shared cache is not trusted until its epoch has been replaced (see
   ``cache.breaker``);
-- a copy is only used while Redis has been heard from within
+- a copy is only kept while Redis is heard from at least every
   ``TRUST_SECONDS``: a busy process pings it over the subscription every
-  ``HEARTBEAT_SECONDS``, an idle one pings and waits for the answer at most
-  ``PONG_WAIT_SECONDS`` (Redis answers the ping after every message published
-  before it, so once it has, the copy is exact again). A Redis that stops
-  answering without closing its sockets (frozen, cut off by the network)
-  therefore stops the copies within ``TRUST_SECONDS``; a Redis that dies
-  closes them, which every process notices at its next lookup.
+  ``HEARTBEAT_SECONDS``; after a longer silence the copy is emptied, since a
+  change made meanwhile (Redis frozen, or cut off by the network without a
+  socket closing) may never have been published. An idle process therefore
+  starts each busy spell with an empty copy; it pings and waits for the
+  answer at most ``PONG_WAIT_SECONDS``, so that it can keep copies again at
+  once. A Redis that dies closes the sockets, which every process notices at
+  its next lookup.
 
 Publishing waits until Redis has written the message to every subscriber, so
 once a revocation has returned, no process on the same host as Redis uses the
@@ -126,6 +127,11 @@ class ProcessCache:
             self._reset()
         if self.subscription is None and not self._subscribe():
             return False
+        if time.monotonic() - self.heard > TRUST_SECONDS:
+            # Redis was silent: it may have been frozen or cut off while a change was made
+            # whose message was never published. Nothing kept before can be trusted, even
+            # once Redis answers again.
+            self.entries.clear()
         try:
             while True:
                 # Data waiting, or a closed socket; usually neither, found by one poll.
@@ -159,11 +165,11 @@ class ProcessCache:
         return self.confirmed and time.monotonic() - self.heard <= TRUST_SECONDS
 
     def _keep_alive(self) -> None:
-        """Ping Redis after a silence: one ping at a time, answered before any later message.
+        """Ping Redis after a silence: one ping at a time.
 
         After a long silence (an idle process), wait briefly for the answer, so
-        the copy can serve this very lookup. A ping still unanswered is not
-        waited for again: the copy stays unused until Redis answers it.
+        that what this lookup reads can be kept. A ping still unanswered is not
+        waited for again: nothing is kept until Redis answers it.
         """
         now = time.monotonic()
         if not self.confirmed or self.pinged > self.heard or now - self.heard <= HEARTBEAT_SECONDS:
