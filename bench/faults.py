@@ -16,7 +16,8 @@ clients (``bench.fault_load``: 30 % token requests, 70 % GET/OPTIONS on
 3. restarts PostgreSQL (the workers' persistent connections die);
 4. stops PostgreSQL for ``--outage`` seconds, then starts it;
 5. opens ``--slow-clients`` connections that send a header line every 5 s,
-   through nginx; then, as a control, straight to gunicorn's socket.
+   through nginx, in ``--slow-rounds`` spells alternating with spells
+   without them; then, as a control, straight to gunicorn's socket.
 
 It prints, per phase, the status counts of each second per request kind,
 and then the goals with PASS or FAIL; the report is saved to
@@ -118,6 +119,10 @@ class Run:
     events: list[tuple[float, str]] = field(default_factory=list)
     facts: dict[str, float] = field(default_factory=dict)
     slow_connections: dict[str, int] = field(default_factory=dict)
+    # Per slow-client phase: (start, end, with slow clients) of each spell.
+    slow_spells: dict[str, list[tuple[float, float, bool]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
 
     def event(self, what: str) -> float:
         now = time.monotonic()
@@ -230,27 +235,33 @@ async def scenario(run: Run) -> None:
         await sleep(args.after)
         run.close(window)
 
-        # Slow clients through nginx, then (the control) straight to gunicorn.
-        targets = [("slow", (HOST, run.recipe.port))]
+        # Slow clients through nginx, then (the control) straight to gunicorn. Spells with
+        # and without them alternate, so that what other processes do to the machine meanwhile
+        # weighs on both alike.
+        targets = [("slow", (HOST, run.recipe.port), args.slow_rounds)]
         if args.control:
-            targets.append(("slow_direct", str(run.recipe.socket)))
-        for name, address in targets:
-            window = run.open(f"{name}_before")
-            await sleep(args.slow)
-            run.close(window)
+            targets.append(("slow_direct", str(run.recipe.socket), 1))
+        for name, address, rounds in targets:
             window = run.open(name)
-            run.facts[f"{name}_begin"] = run.event(f"{args.slow_clients} slow clients ({name})")
-            slow_stop = asyncio.Event()
-            clients = [SlowClient(address) for _ in range(args.slow_clients)]
-            tasks = [asyncio.create_task(c.run(slow_stop)) for c in clients]
-            await sleep(args.slow)
-            slow_stop.set()
-            await asyncio.gather(*tasks)
-            run.close(window)
-            run.slow_connections[name] = sum(c.connections for c in clients)
-            run.event("slow clients gone")
-            if name == "slow_direct":  # let gunicorn replace the workers they held
+            spell = args.slow / args.slow_rounds
+            connections = 0
+            for _ in range(rounds):
+                off = time.monotonic()
+                await sleep(spell)
+                on = run.event(f"{args.slow_clients} slow clients ({name})")
+                run.slow_spells[name].append((off, on, False))
+                slow_stop = asyncio.Event()
+                clients = [SlowClient(address) for _ in range(args.slow_clients)]
+                tasks = [asyncio.create_task(c.run(slow_stop)) for c in clients]
+                await sleep(spell)
+                slow_stop.set()
+                await asyncio.gather(*tasks)
+                run.slow_spells[name].append((on, run.event("slow clients gone"), True))
+                connections += sum(c.connections for c in clients)
+            run.slow_connections[name] = connections
+            if name == "slow_direct":  # gunicorn replaces the workers they held
                 await sleep(args.before)
+            run.close(window)
     finally:
         stop.set()
         await driving
@@ -480,14 +491,17 @@ def report(run: Run, database_url: str) -> str:
     for name in ("slow", "slow_direct"):
         if name not in run.windows:
             continue
-        before, window = run.windows[f"{name}_before"], run.windows[name]
-        rate_before = len(within(answers, before.start, before.end)) / (before.end - before.start)
-        rate = len(within(answers, window.start, window.end)) / (window.end - window.start)
-        ratio = 100 * rate / max(rate_before, 1e-9)
+        rates = {}
+        for slow in (False, True):
+            spells = [(a, b) for a, b, on in run.slow_spells[name] if on is slow]
+            requests = sum(len(within(answers, a, b)) for a, b in spells)
+            rates[slow] = requests / sum(b - a for a, b in spells)
+        ratio = 100 * rates[True] / max(rates[False], 1e-9)
         how = "through nginx" if name == "slow" else "control, no nginx"
         text = (
-            f"{args.slow_clients} slow clients ({how}, {run.slow_connections[name]} connections): "
-            f"{rate:.0f} req/s vs {rate_before:.0f} before ({ratio:.0f} %"
+            f"{args.slow_clients} slow clients ({how}, {run.slow_connections[name]} connections "
+            f"in {len(run.slow_spells[name]) // 2} spell(s)): {rates[True]:.0f} req/s vs "
+            f"{rates[False]:.0f} in the spells between ({ratio:.0f} %"
         )
         if name == "slow":
             goal(ratio >= 95, text + ", goal ≥ 95 %)")
@@ -549,7 +563,13 @@ def main() -> None:
     parser.add_argument("--baseline", type=float, default=20)
     parser.add_argument("--before", type=float, default=5, help="seconds before each fault")
     parser.add_argument("--after", type=float, default=15, help="seconds after each fault")
-    parser.add_argument("--slow", type=float, default=20, help="seconds of slow clients")
+    parser.add_argument("--slow", type=float, default=40, help="seconds with slow clients")
+    parser.add_argument(
+        "--slow-rounds",
+        type=int,
+        default=4,
+        help="spells with slow clients, between spells without",
+    )
     parser.add_argument("--slow-clients", type=int, default=50)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--clients", type=int, default=8)
@@ -560,7 +580,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short phases, to try the harness")
     args = parser.parse_args()
     if args.quick:
-        args.outage, args.baseline, args.before, args.after, args.slow = 8, 6, 2, 5, 6
+        args.outage, args.baseline, args.before, args.after, args.slow = 8, 6, 2, 5, 8
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = RESULTS / f"faults-{stamp}"

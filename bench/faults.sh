@@ -7,7 +7,7 @@
 # Debian's packages), then runs bench/faults.py: its own PostgreSQL and Redis on free
 # loopback ports (never the machine's shared ones), the example project under gunicorn
 # behind nginx (deploy/), the load, the faults; prints per-second tables and PASS/FAIL
-# goal lines, saved to bench/results/faults-<timestamp>.md. About 4 minutes.
+# goal lines, saved to bench/results/faults-<timestamp>.md. About 5 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
