@@ -449,7 +449,8 @@ def report(run: Run, database_url: str) -> str:
         not wrong,
         f"PostgreSQL down: {len(failures)} of {len(down)} requests failed, "
         f"{len(failures) - len(wrong)} as 503 JSON temporarily_unavailable with Retry-After and "
-        f"no-store, {len(wrong)} otherwise ({Counter(a.status for a in wrong)})",
+        f"no-store, {len(wrong)} otherwise"
+        + (f" (statuses {dict(Counter(a.status for a in wrong))})" if wrong else ""),
     )
     options = [
         a for a in within(answers, facts["pg_down"], facts["pg_back"]) if a.kind == "options"
