@@ -79,7 +79,11 @@ class OwnRedis:
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # an interrupt of the caller is the caller's to handle
         )
-        wait_until(self.answers, f"redis-server on port {self.port}")
+        try:
+            wait_until(self.answers, f"redis-server on port {self.port}")
+        except BaseException:
+            self.process.kill()
+            raise
 
     def answers(self) -> bool:
         try:
@@ -142,10 +146,15 @@ class OwnPostgres:
         subprocess.run(argv, check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        self.start()
+        """Create the cluster and start it; on failure, leave nothing behind."""
+        try:
+            if os.geteuid() == 0:
+                shutil.chown(self.dir, "postgres", "postgres")
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+            self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def start(self) -> None:
         options = (

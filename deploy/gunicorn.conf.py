@@ -33,3 +33,6 @@ max_requests_jitter = 2000
 # socket and loopback only (gunicorn's forwarded_allow_ips default).
 errorlog = "-"
 loglevel = "warning"
+# gunicorn 25.1+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl),
+# which a second instance on the host would take over; signals (HUP, TERM) do the job.
+control_socket_disable = True

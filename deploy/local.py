@@ -92,6 +92,14 @@ class Recipe:
         return self.folder / "gunicorn.log"
 
     def start(self, timeout: float = 60) -> Recipe:
+        """Start both, or neither: what started is stopped if the other does not come up."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, timeout: float) -> Recipe:
         site = self.folder / "site.conf"
         site.write_text(site_config(self.port, self.socket))
         conf = self.folder / "nginx.conf"

@@ -43,24 +43,18 @@ class Gunicorn:
         self.env = env
         self.port = free_port()
         self.log = Path(tempfile.mkstemp(prefix="source_oauth_gunicorn_", suffix=".log")[1])
-        command = [
-            str(GUNICORN),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--timeout",
-            "60",
-            *extra,
-            "example_project.wsgi:application",
-        ]
+        # The production configuration (deploy/), on a loopback port instead of its socket.
+        command = [str(GUNICORN), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), *extra]
+        env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": str(workers)}
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        wait_until(self._ready, f"gunicorn on port {self.port} (log: {self.log})", timeout=60)
+        try:
+            wait_until(self._ready, f"gunicorn on port {self.port} (log: {self.log})", timeout=60)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def url(self) -> str:
