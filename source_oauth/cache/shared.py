@@ -140,9 +140,10 @@ def replace_epoch() -> None:
 
 
 def _owe() -> None:
-    # After the commit, so that no row loaded before it is trusted under the new epoch.
-    transaction.on_commit(breaker.owe)
+    # Now, so this process trusts no entry meanwhile; and again once the change is committed,
+    # so that no row loaded before the commit is trusted under the epoch that replaces this one.
     breaker.owe()
+    transaction.on_commit(breaker.owe)
 
 
 def _lookup(key: str) -> tuple[str | None, Any]:
