@@ -279,3 +279,75 @@ def check_dot_urls(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
             id="source_oauth.W007",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_connection_health(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """A persistent connection that died with its server fails the first request to reuse it."""
+    messages = []
+    for alias, database in settings.DATABASES.items():
+        persistent = database.get("CONN_MAX_AGE", 0) != 0  # None: forever
+        if persistent and not database.get("CONN_HEALTH_CHECKS", False):
+            messages.append(
+                Warning(
+                    f'DATABASES["{alias}"] keeps connections open (CONN_MAX_AGE) without '
+                    "CONN_HEALTH_CHECKS: after the database restarts, the first request on each "
+                    "worker fails on its dead connection.",
+                    hint=f'Set DATABASES["{alias}"]["CONN_HEALTH_CHECKS"] = True (with '
+                    "dj-database-url: conn_health_checks=True).",
+                    id="source_oauth.W005",
+                )
+            )
+    return messages
+
+
+DJANGO_REDIS = "django_redis.cache.RedisCache"
+REDIS_CACHES = {
+    # backend: its OPTIONS names for the connect and the read timeouts
+    "django.core.cache.backends.redis.RedisCache": ("socket_connect_timeout", "socket_timeout"),
+    DJANGO_REDIS: ("SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT"),
+}
+
+
+@register(Tags.caches)
+def check_redis_cache_outage(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """A Redis cache must fail fast, and visibly, for source_oauth to serve without it."""
+    from .conf import conf
+
+    cache = settings.CACHES.get(conf.CACHE_ALIAS, {})
+    names = REDIS_CACHES.get(cache.get("BACKEND", ""))
+    if names is None:
+        return []
+    options = cache.get("OPTIONS", {})
+    locations = cache.get("LOCATION", "")
+    if isinstance(locations, str):
+        locations = locations.split(",")
+    # redis-py also reads them from the URL: redis://host/0?socket_timeout=0.5&...
+    in_urls = all(f"{name.lower()}=" in location for location in locations for name in names)
+    messages = []
+    if not (in_urls or all(options.get(name) for name in names)):
+        messages.append(
+            Warning(
+                f'The "{conf.CACHE_ALIAS}" cache is Redis without a connect and a socket '
+                "timeout: when Redis stops answering, requests wait for it instead of being "
+                "served from the database.",
+                hint=f'Set CACHES["{conf.CACHE_ALIAS}"]["OPTIONS"] = {{"{names[0]}": 0.5, '
+                f'"{names[1]}": 0.5}} (seconds).',
+                id="source_oauth.W006",
+            )
+        )
+    ignore = options.get(
+        "IGNORE_EXCEPTIONS", getattr(settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False)
+    )
+    if cache["BACKEND"] == DJANGO_REDIS and ignore:
+        messages.append(
+            Warning(
+                f'The "{conf.CACHE_ALIAS}" cache ignores Redis errors (django-redis '
+                "IGNORE_EXCEPTIONS): source_oauth cannot tell that a revocation failed to "
+                "reach Redis, and the revoked token's entry may be served once Redis is back.",
+                hint="Remove IGNORE_EXCEPTIONS: source_oauth serves from the database by itself "
+                "when Redis fails.",
+                id="source_oauth.W006",
+            )
+        )
+    return messages

@@ -13,8 +13,10 @@ in DOT's ``allowed_origins`` field (space-separated) for apps served from
 elsewhere. A private-use-scheme URI (``com.example.app:/cb``) has no origin.
 
 The set of every client's origins is built with one query and kept in
-Django's cache for ``ORIGINS_CACHE_SECONDS``; saving or deleting a client
-drops it, so a request costs one cache read.
+the shared cache (``cache.shared``) for ``ORIGINS_CACHE_SECONDS``; saving or
+deleting a client drops it, so a request costs one cache read. Without the
+cache it costs the query; without the database either, the origin is not
+allowed (a browser then sees the request fail, never an unchecked origin).
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from corsheaders.signals import check_request_enabled
-from django.core.cache import caches
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest
 
-from .conf import conf
+from . import outages
+from .cache import shared
 from .models import ApiClient
 from .validation import is_loopback
 
@@ -72,26 +74,31 @@ def client_origins(client: ApiClient) -> set[str]:
 
 def registered_origins() -> frozenset[str]:
     """Every API client's origins: one query, then served from the cache."""
-    cache = caches[conf.CACHE_ALIAS]
-    origins = cache.get(ORIGINS_KEY)
-    if origins is None:
-        origins = frozenset().union(
-            *(
-                _origins(redirect_uris, allowed_origins)
-                for redirect_uris, allowed_origins in ApiClient.objects.values_list(
-                    "redirect_uris", "allowed_origins"
-                )
-            )
-        )
-        cache.set(ORIGINS_KEY, origins, ORIGINS_CACHE_SECONDS)
-    return origins
+    return shared.fetch(ORIGINS_KEY, _load_origins, ORIGINS_CACHE_SECONDS)
 
 
 def cors_allowed(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
     """Receiver of ``check_request_enabled``: a CORS path, called from a client's origin."""
     origin = request.headers.get("origin")
-    # Browsers send an origin serialized exactly as origin_of() writes it: compare as is.
-    return bool(origin and CORS_PATHS.match(request.path_info) and origin in registered_origins())
+    if not (origin and CORS_PATHS.match(request.path_info)):
+        return False
+    try:
+        # Browsers send an origin serialized exactly as origin_of() writes it: compare as is.
+        return origin in registered_origins()
+    except outages.DATABASE_ERRORS as error:  # in a middleware: no view would answer it
+        outages.database.failed(error)
+        return False
+
+
+def _load_origins() -> frozenset[str]:
+    return frozenset().union(
+        *(
+            _origins(redirect_uris, allowed_origins)
+            for redirect_uris, allowed_origins in ApiClient.objects.values_list(
+                "redirect_uris", "allowed_origins"
+            )
+        )
+    )
 
 
 def _origins(redirect_uris: str, allowed_origins: str) -> set[str]:
@@ -100,7 +107,7 @@ def _origins(redirect_uris: str, allowed_origins: str) -> set[str]:
 
 
 def _forget_origins(**kwargs: Any) -> None:
-    caches[conf.CACHE_ALIAS].delete(ORIGINS_KEY)
+    shared.forget([ORIGINS_KEY], tombstones=False)
 
 
 # django-cors-headers' rule: if any receiver returns a truthy value, CORS is allowed for

@@ -29,7 +29,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils.translation import gettext as _
@@ -39,7 +38,9 @@ from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
+from . import outages
 from .authentication import bearer_challenge
+from .cache import shared
 from .conf import conf
 from .models import ApiClient, Scope, scope_token_validator
 
@@ -194,13 +195,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     Set as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``. It is needed because DRF
     adds ``WWW-Authenticate`` only to 401s, and drops the ``message`` of a
-    permission combined with ``&``, ``|`` or ``~``. A project with its own
+    permission combined with ``&``, ``|`` or ``~``; and so that a database
+    outage is answered 503 ``temporarily_unavailable`` in JSON (see
+    ``outages``) rather than by Django's HTML 500. A project with its own
     handler can call this one from it.
     """
     # Imported here: rest_framework.views reads DEFAULT_PERMISSION_CLASSES, which may name
     # this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    if outages.is_database_outage(exc):  # DRF would re-raise it: Django's HTML 500
+        outages.database.failed(exc)
+        return outages.unavailable_json(api=True)
     response = drf_exception_handler(exc, context)
     denial = getattr(context.get("request"), _DENIAL, None)
     if response is not None and denial is not None and _from_permission_check(exc):
@@ -343,19 +349,17 @@ def _default_client_scopes() -> frozenset[str]:
     The default client stands in for a token, so its scopes are cached as long
     as a token would be (``TOKEN_CACHE_SECONDS``; 0 disables the cache).
     """
-    cache = caches[conf.CACHE_ALIAS]
-    scopes = cache.get(DEFAULT_CLIENT_SCOPES_KEY)
-    if scopes is None:
-        scopes = frozenset(
+    return shared.fetch(
+        DEFAULT_CLIENT_SCOPES_KEY,
+        lambda: frozenset(
             Scope.objects.filter(api_clients__is_default=True).values_list("name", flat=True)
-        )
-        if conf.TOKEN_CACHE_SECONDS:
-            cache.set(DEFAULT_CLIENT_SCOPES_KEY, scopes, conf.TOKEN_CACHE_SECONDS)
-    return scopes
+        ),
+        conf.TOKEN_CACHE_SECONDS,
+    )
 
 
 def _forget_default_client_scopes(**kwargs: Any) -> None:
-    caches[conf.CACHE_ALIAS].delete(DEFAULT_CLIENT_SCOPES_KEY)
+    shared.forget([DEFAULT_CLIENT_SCOPES_KEY], tombstones=False)
 
 
 def _connect() -> None:

@@ -19,17 +19,26 @@ Only failures are limited, and only per address:
 
 The first refusal of a window is recorded in the audit trail, so a burst of
 failures leaves one event, not one per request.
+
+When the cache cannot be reached (see ``cache.breaker``), each process
+counts in its own memory instead, with the same window and limit: an
+address is then limited per process rather than per site, which is weaker
+but never fails a request. At most ``LOCAL_MAX_ADDRESSES`` addresses are
+counted locally; the oldest windows go first.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.core.cache import caches
 
+from .cache.breaker import breaker, errors
 from .conf import conf
 
 logger = logging.getLogger(__name__)
@@ -43,24 +52,54 @@ def _key(ip: str) -> str:
     return "source_oauth:authfail:ip:" + ip
 
 
+LOCAL_MAX_ADDRESSES = 10_000
+# This process's counters while the cache is unreachable: address -> (window end, count).
+_local: dict[str, tuple[float, int]] = {}
+_local_lock = threading.Lock()
+
+
 def record_failure(client_id: str | None, ip: str | None) -> None:
     """Count a failed client authentication from ``ip``; note it when over the limit."""
     if not ip:
         return
-    cache = caches[conf.CACHE_ALIAS]
-    key = _key(ip)
-    if cache.add(key, 1, conf.AUTH_FAILURE_WINDOW_SECONDS):
-        count = 1
-    else:
+    count = None
+    if breaker.reachable():
         try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, conf.AUTH_FAILURE_WINDOW_SECONDS)
-            count = 1
+            count = _count_in_cache(ip)
+        except errors() as error:
+            breaker.failed(error)
+    if count is None:
+        count = _count_locally(ip)
     if count > conf.AUTH_FAILURE_LIMIT:
         _over_limit.set(True)
     if count == conf.AUTH_FAILURE_LIMIT + 1:
         _record_throttled(client_id, ip, count)
+
+
+def _count_in_cache(ip: str) -> int:
+    cache = caches[conf.CACHE_ALIAS]
+    key = _key(ip)
+    if cache.add(key, 1, conf.AUTH_FAILURE_WINDOW_SECONDS):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.add(key, 1, conf.AUTH_FAILURE_WINDOW_SECONDS)
+        return 1
+
+
+def _count_locally(ip: str) -> int:
+    now = time.monotonic()
+    with _local_lock:
+        window_end, count = _local.get(ip, (0.0, 0))
+        if window_end > now:
+            _local[ip] = (window_end, count + 1)  # in place: the dict is in order of start
+            return count + 1
+        _local.pop(ip, None)
+        while len(_local) >= LOCAL_MAX_ADDRESSES:
+            del _local[next(iter(_local))]  # the window that started first
+        _local[ip] = (now + conf.AUTH_FAILURE_WINDOW_SECONDS, 1)
+        return 1
 
 
 @contextmanager

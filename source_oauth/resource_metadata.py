@@ -10,11 +10,14 @@ authorization server is this one (the RFC 8414 issuer).
 
 from __future__ import annotations
 
+from django.utils.decorators import method_decorator
 from oauth2_provider.views import OAuthProtectedResourceMetadataView
 
+from . import outages
 from .catalog import OIDC_SCOPES
 
 
+@method_decorator(outages.json_when_database_down, name="dispatch")
 class ProtectedResourceMetadataView(OAuthProtectedResourceMetadataView):
     def get_scopes_supported(self) -> list[str]:
         """The API's scopes: not OpenID Connect's, which only the authorization server serves."""

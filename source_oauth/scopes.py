@@ -10,14 +10,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.cache import caches
 from django.db.models.signals import post_delete, post_save
 from oauth2_provider.scopes import BaseScopes
 
-from .conf import conf
+from .cache import shared
 from .models import Scope
 
 CACHE_KEY = "source_oauth:scopes"
+# In the shared cache; a change of any scope drops it at once.
+SHARED_SECONDS = 3600
 
 
 # This process's copy, for LOCAL_SECONDS: (monotonic deadline, scopes).
@@ -32,17 +33,16 @@ def all_scopes() -> dict[str, str]:
     so it must cost neither a query nor a cache round trip there: this process
     keeps a copy for ``LOCAL_SECONDS``, behind the shared cache. A changed
     description reaches other servers within that time; which scopes a token
-    carries never depends on it.
+    carries never depends on it. Without the shared cache, it is one query
+    per process and ``LOCAL_SECONDS``.
     """
     global _local
     now = time.monotonic()
     if _local is not None and _local[0] > now:
         return _local[1]
-    cache = caches[conf.CACHE_ALIAS]
-    scopes = cache.get(CACHE_KEY)
-    if scopes is None:
-        scopes = dict(Scope.objects.values_list("name", "description"))
-        cache.set(CACHE_KEY, scopes, None)
+    scopes = shared.fetch(
+        CACHE_KEY, lambda: dict(Scope.objects.values_list("name", "description")), SHARED_SECONDS
+    )
     _local = (now + LOCAL_SECONDS, scopes)
     return scopes
 
@@ -50,7 +50,7 @@ def all_scopes() -> dict[str, str]:
 def _forget_scopes(**kwargs: Any) -> None:
     global _local
     _local = None
-    caches[conf.CACHE_ALIAS].delete(CACHE_KEY)
+    shared.forget([CACHE_KEY], tombstones=False)
 
 
 post_save.connect(_forget_scopes, sender=Scope, dispatch_uid="source_oauth_scopes_saved")

@@ -31,7 +31,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
 from oauthlib.common import add_params_to_uri, urldecode
 
-from . import pages, ratelimit
+from . import outages, pages, ratelimit
 from .conf import conf
 from .consent.authorize import RememberedConsentMixin
 from .models import ApiClient
@@ -160,7 +160,7 @@ def with_issuer(request: HttpRequest, redirect_to: str) -> str:
     return add_params_to_uri(redirect_to, [("iss", issuer)])
 
 
-@method_decorator(user_facing, name="dispatch")
+@method_decorator([user_facing, outages.page_when_database_down], name="dispatch")
 class AuthorizationView(
     RememberedConsentMixin, OIDCAuthorizationMixin, dot_views.AuthorizationView
 ):
@@ -283,13 +283,14 @@ def client_endpoint(
     Unreadable requests, and those ``check`` finds fault with, are refused
     before oauthlib sees them; a failed
     authentication from an address past its limit becomes a 429 (see
-    ``ratelimit``); every answer is JSON and never cached.
+    ``ratelimit``); a database outage is a 503 (see ``outages``); every
+    answer is JSON and never cached.
     """
     problem = unreadable(request) or malformed(request) or (check and check(request))
     if problem:
         return refusal(problem)
     with ratelimit.watching() as over_limit:
-        response = respond()
+        response = outages.json_when_database_down(respond)()
         if response.status_code == 401 and over_limit():
             response = too_many_failures()
     if response.content:
@@ -364,6 +365,7 @@ class IntrospectTokenView(dot_views.IntrospectTokenView):
         return client_endpoint(request, lambda: parent(request, *args, **kwargs))
 
 
+@method_decorator(outages.json_when_database_down, name="dispatch")
 class ServerMetadataView(dot_views.OAuthServerMetadataView):
     """RFC 8414 metadata that says only what this server does (§2).
 

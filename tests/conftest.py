@@ -31,7 +31,9 @@ def _fresh_cache():
     from django.core.cache import caches
 
     from source_oauth import scopes
+    from source_oauth.cache.breaker import breaker
 
+    breaker.reset()  # no cache failure of an earlier test carries over
     for cache in caches.all():
         cache.clear()
     scopes._forget_scopes()

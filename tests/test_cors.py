@@ -13,13 +13,12 @@ import base64
 import pytest
 import requests
 from corsheaders.middleware import CorsMiddleware
-from django.core.cache import caches
 from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+from source_oauth.cache import shared
 from source_oauth.checks import check_cors_middleware
-from source_oauth.conf import conf
 from source_oauth.cors import ORIGINS_KEY, client_origins, origin_of, registered_origins
 from tests.oauth_helpers import new_client, web_client
 
@@ -132,7 +131,7 @@ def test_registered_origins_follow_client_changes(app_client):
     assert registered_origins() == {"https://moved.example.com", "https://other.example.org"}
     other.delete()
     assert registered_origins() == {"https://moved.example.com"}
-    assert caches[conf.CACHE_ALIAS].get(ORIGINS_KEY) == {"https://moved.example.com"}
+    assert shared.read(ORIGINS_KEY) == {"https://moved.example.com"}
 
 
 # --- allowed ---------------------------------------------------------------------------------

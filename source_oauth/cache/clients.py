@@ -39,16 +39,14 @@ def get_client(client_id: str) -> ApiClient | None:
     A hit costs no SQL; a miss costs two queries (the client, its scopes),
     whose result is cached. Unknown IDs are not cached: anyone can make them up.
     """
-    timeout = conf.CLIENT_CACHE_SECONDS
-    if timeout:
-        cached = shared.read(key(client_id))
-        if cached is not None:
-            return cached
-    client = ApiClient.objects.filter(client_id=client_id).first()
-    if client is not None:
-        client.allowed_scope_names  # noqa: B018  (loaded now, so the entry carries it)
-        shared.remember(key(client_id), client, timeout)
-    return client
+
+    def load() -> ApiClient | None:
+        client = ApiClient.objects.filter(client_id=client_id).first()
+        if client is not None:
+            client.allowed_scope_names  # noqa: B018  (loaded now, so the entry carries it)
+        return client
+
+    return shared.fetch(key(client_id), load, conf.CLIENT_CACHE_SECONDS)
 
 
 def forget(client_ids: Iterable[str]) -> None:

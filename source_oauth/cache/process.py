@@ -15,7 +15,18 @@ tokens and clients it read from the shared cache, for at most
   round trip;
 - a copy is only kept while the subscription is confirmed; when it is lost
   (Redis restarted, connection dropped: redis-py reconnects and resubscribes)
-  the whole copy is dropped, since messages may have been missed.
+  the whole copy is dropped, since messages may have been missed, and the
+  shared cache is not trusted until its epoch has been replaced (see
+  ``cache.breaker``);
+- a copy is only kept while Redis is heard from at least every
+  ``TRUST_SECONDS``: a busy process pings it over the subscription every
+  ``HEARTBEAT_SECONDS``; after a longer silence the copy is emptied, since a
+  change made meanwhile (Redis frozen, or cut off by the network without a
+  socket closing) may never have been published. An idle process therefore
+  starts each busy spell with an empty copy; it pings and waits for the
+  answer at most ``PONG_WAIT_SECONDS``, so that it can keep copies again at
+  once. A Redis that dies closes the sockets, which every process notices at
+  its next lookup.
 
 Publishing waits until Redis has written the message to every subscriber, so
 once a revocation has returned, no process on the same host as Redis uses the
@@ -34,9 +45,16 @@ import time
 from typing import Any
 
 from ..conf import conf
+from .breaker import breaker
 
 CHANNEL = "source_oauth:forget"
-RETRY_SECONDS = 5
+EVERYTHING = "*"  # a message that drops every copy (the shared cache's epoch was replaced)
+RETRY_SECONDS = 1  # between attempts to subscribe
+TIMEOUT_SECONDS = 0.5  # to connect, and for one reply: short, never a request's whole budget
+HEARTBEAT_SECONDS = 0.25  # well inside TRUST_SECONDS, even with a request every 0.3 s
+TRUST_SECONDS = 1.0
+PONG_WAIT_SECONDS = 0.1
+PING = "source_oauth-heartbeat"
 
 
 class ProcessCache:
@@ -53,6 +71,8 @@ class ProcessCache:
         self.subscription: Any = None
         self.confirmed = False
         self.retry_at = 0.0
+        self.heard = 0.0  # when Redis last said something on the subscription
+        self.pinged = 0.0
         self._publisher: Any = None
 
     def get(self, key: str) -> Any:
@@ -71,19 +91,30 @@ class ProcessCache:
     def put(self, key: str, value: Any) -> None:
         """Keep a copy of what was just read from the shared cache."""
         with self.lock:
-            if not self.confirmed or self.pid != os.getpid():
+            if not self._heard_lately() or self.pid != os.getpid():
                 return
             if len(self.entries) >= conf.PROCESS_CACHE_MAX_ENTRIES:
                 del self.entries[next(iter(self.entries))]  # the least recently used
             data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
             self.entries[key] = (time.monotonic() + conf.PROCESS_CACHE_SECONDS, data)
 
+    def discard(self, keys: list[str]) -> None:
+        """Drop this process's copies of ``keys`` now, whether or not Redis can be told."""
+        with self.lock:
+            for key in keys:
+                self.entries.pop(key, None)
+
     def publish(self, keys: list[str]) -> None:
-        """Tell every process to drop ``keys`` (after their tombstones are written)."""
-        if self._publisher is None:
+        """Tell every process to drop ``keys`` (after their tombstones are written).
+
+        Raises redis-py's error when Redis cannot be told.
+        """
+        if self._publisher is None or self.pid != os.getpid():
             import redis
 
-            self._publisher = redis.Redis.from_url(self.url)
+            self._publisher = redis.Redis.from_url(
+                self.url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
+            )
         self._publisher.publish(CHANNEL, " ".join(keys))
         # Redis answers this in a later turn of its event loop than the PUBLISH, after it
         # has written the message to every subscriber's socket: once it returns, every
@@ -96,6 +127,11 @@ class ProcessCache:
             self._reset()
         if self.subscription is None and not self._subscribe():
             return False
+        if time.monotonic() - self.heard > TRUST_SECONDS:
+            # Redis was silent: it may have been frozen or cut off while a change was made
+            # whose message was never published. Nothing kept before can be trusted, even
+            # once Redis answers again.
+            self.entries.clear()
         try:
             while True:
                 # Data waiting, or a closed socket; usually neither, found by one poll.
@@ -107,15 +143,47 @@ class ProcessCache:
                 self._forget_all_if_reconnected()
                 if message is None:
                     break
-                if message["type"] == "subscribe":
-                    self.confirmed = True
-                elif message["type"] == "message":
-                    for key in message["data"].decode().split():
-                        self.entries.pop(key, None)
+                self._apply(message)
+            self._keep_alive()
         except Exception:  # noqa: BLE001  (any failure: stop trusting the copy)
             self._drop()
             return False
-        return self.confirmed
+        return self._heard_lately()
+
+    def _apply(self, message: dict[str, Any]) -> None:
+        self.heard = time.monotonic()
+        if message["type"] == "subscribe":
+            self.confirmed = True
+        elif message["type"] == "message":
+            keys = message["data"].decode().split()
+            if EVERYTHING in keys:
+                self.entries.clear()
+            for key in keys:
+                self.entries.pop(key, None)
+
+    def _heard_lately(self) -> bool:
+        return self.confirmed and time.monotonic() - self.heard <= TRUST_SECONDS
+
+    def _keep_alive(self) -> None:
+        """Ping Redis after a silence: one ping at a time.
+
+        After a long silence (an idle process), wait briefly for the answer, so
+        that what this lookup reads can be kept. A ping still unanswered is not
+        waited for again: nothing is kept until Redis answers it.
+        """
+        now = time.monotonic()
+        if not self.confirmed or self.pinged > self.heard or now - self.heard <= HEARTBEAT_SECONDS:
+            return
+        self.pinged = now
+        self.subscription.ping(PING)
+        if now - self.heard <= TRUST_SECONDS:
+            return
+        deadline = now + PONG_WAIT_SECONDS
+        while not self._heard_lately() and (remaining := deadline - time.monotonic()) > 0:
+            message = self.subscription.get_message(timeout=remaining)
+            self._forget_all_if_reconnected()
+            if message is not None:
+                self._apply(message)
 
     def _forget_all_if_reconnected(self) -> None:
         # redis-py reconnects and resubscribes by itself (in can_read or get_message);
@@ -124,6 +192,7 @@ class ProcessCache:
             self.subscription.reconnected = False
             self.entries.clear()
             self.confirmed = False
+            breaker.owe()
 
     def _subscribe(self) -> bool:
         if time.monotonic() < self.retry_at:
@@ -141,13 +210,17 @@ class ProcessCache:
 
             # A pool of its own, kept by the subscription (a Redis client, once collected,
             # would disconnect the pool it made).
-            pool = redis.ConnectionPool.from_url(self.url, socket_connect_timeout=1)
+            pool = redis.ConnectionPool.from_url(
+                self.url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
+            )
             self.subscription = Subscription(pool)
             self.subscription.subscribe(CHANNEL)
-            # One wait per process, so that its first request can already keep a copy.
-            confirmation = self.subscription.get_message(timeout=1.0)
+            # A short wait, so that a process's first request can already keep a copy;
+            # a later confirmation is applied by _sync().
+            confirmation = self.subscription.get_message(timeout=PONG_WAIT_SECONDS)
             self.subscription.reconnected = False  # a first connection: nothing kept yet
-            self.confirmed = confirmation is not None and confirmation["type"] == "subscribe"
+            if confirmation is not None:
+                self._apply(confirmation)
         except Exception:  # noqa: BLE001
             self._drop()
             return False
@@ -157,6 +230,7 @@ class ProcessCache:
         self.entries.clear()
         self.confirmed = False
         self.retry_at = time.monotonic() + RETRY_SECONDS
+        breaker.owe()  # Redis may have missed what was forgotten meanwhile, too
         subscription, self.subscription = self.subscription, None
         if subscription is not None:
             with contextlib.suppress(Exception):  # already broken

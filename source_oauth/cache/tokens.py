@@ -39,20 +39,19 @@ def get_access_token(token_checksum: str) -> Any:
 
     A hit costs no SQL; a miss costs one query, whose result is cached.
     """
-    timeout = conf.TOKEN_CACHE_SECONDS
-    if timeout:
-        cached = shared.read(key(token_checksum))
-        if cached is not None:
-            return cached
-    token = (
-        AccessToken.objects.select_related("application", "user")
-        .filter(token_checksum=token_checksum)
-        .first()
-    )
-    if token is not None and timeout:
+
+    def load() -> Any:
+        return (
+            AccessToken.objects.select_related("application", "user")
+            .filter(token_checksum=token_checksum)
+            .first()
+        )
+
+    def timeout(token: Any) -> int:
         remaining = int((token.expires - timezone.now()).total_seconds())
-        shared.remember(key(token_checksum), token, min(timeout, remaining))
-    return token
+        return min(conf.TOKEN_CACHE_SECONDS, remaining)
+
+    return shared.fetch(key(token_checksum), load, timeout if conf.TOKEN_CACHE_SECONDS else 0)
 
 
 def forget(checksums: Iterable[str]) -> None:

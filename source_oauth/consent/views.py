@@ -11,11 +11,12 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
+from .. import outages
 from ..views import user_facing
 from .connected import connected_apps, disconnect
 
 
-@method_decorator(user_facing, name="dispatch")
+@method_decorator([user_facing, outages.page_when_database_down], name="dispatch")
 class ConnectedAppsView(LoginRequiredMixin, TemplateView):
     """List the user's connected apps (GET); revoke one (POST ``client_id``), then list again."""
 

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
+from .. import outages
 from ..conf import conf
 from ..models import ImageStyle
 from . import signing
@@ -32,6 +33,7 @@ REDIRECT_MAX_AGE = 24 * 3600
 
 
 @require_safe
+@outages.json_when_database_down
 def derivative(
     request: HttpRequest, style: str, version: str, signature: str, source: str
 ) -> HttpResponse:

@@ -22,12 +22,14 @@ from oauth2_provider.compat import login_not_required
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.settings import oauth2_settings
 
+from .. import outages
 from ..authentication import bearer_challenge
 from ..models import ApiClient
 from ..views import malformed, no_store, unreadable, user_facing
 from . import keys
 
 
+@method_decorator(outages.json_when_database_down, name="dispatch")
 class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
     """OpenID Connect Discovery 1.0 §3, consistent with the RFC 8414 document and behaviour."""
 
@@ -62,6 +64,7 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
         return response
 
 
+@method_decorator(outages.json_when_database_down, name="dispatch")
 class JwksView(dot_views.JwksInfoView):
     """The public keys that verify ID tokens (RFC 7517), rotated-out ones until they expire."""
 
@@ -72,7 +75,9 @@ class JwksView(dot_views.JwksInfoView):
 
 
 # DOT marks its dispatch(); this one replaces it, so it is marked again.
-@method_decorator([csrf_exempt, login_not_required], name="dispatch")
+@method_decorator(
+    [csrf_exempt, login_not_required, outages.json_when_database_down], name="dispatch"
+)
 class UserInfoView(dot_views.UserInfoView):
     """The claims the access token's scopes allow (OpenID Connect Core §5.3), never cached."""
 
@@ -101,7 +106,9 @@ class UserInfoView(dot_views.UserInfoView):
         return no_store(response)
 
 
-@method_decorator([user_facing, login_not_required], name="dispatch")
+@method_decorator(
+    [user_facing, login_not_required, outages.page_when_database_down], name="dispatch"
+)
 class LogoutView(dot_views.RPInitiatedLogoutView):
     """RP-initiated logout 1.0: ends the CMS session; tokens are left alone.
 
