@@ -9,7 +9,7 @@ class SourceOAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import audit, checks, redaction, revocations  # noqa: F401
+        from . import audit, checks, narrowing, redaction, revocations  # noqa: F401
         from .cache import clients, tokens
 
         redaction.install()
