@@ -189,7 +189,8 @@ def viewer(django_user_model, client):
 def labels_and_help(page: str) -> tuple[list[str], list[str]]:
     labels = [
         label.strip().rstrip(":")
-        for label in re.findall(r"<label[^>]*>([^<]+)</label>", page)
+        # Django 6.1 titles a group of checkboxes with a <legend>, earlier ones with a <label>.
+        for label in re.findall(r"<(?:label|legend)[^>]*>([^<]+)</(?:label|legend)>", page)
         if label.strip()
     ]
     helps = re.findall(r'<div class="help"[^>]*>\s*<div>(.*?)</div>', page, re.S)
