@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "SITE_NAME": None,
     "OIDC_CLAIMS": None,
     "REMEMBERED_CONSENT_SECONDS": 180 * 24 * 3600,
+    "AUDIT_RETENTION_SECONDS": 365 * 24 * 3600,
 }
 
 
@@ -134,6 +135,11 @@ class Settings:
     def REMEMBERED_CONSENT_SECONDS(self) -> int:
         """How long a remembered approval of a third-party client's scopes lasts."""
         return self._get("REMEMBERED_CONSENT_SECONDS")
+
+    @property
+    def AUDIT_RETENTION_SECONDS(self) -> int | None:
+        """How long ``clear_expired_oauth`` keeps audit events (``None``: for ever)."""
+        return self._get("AUDIT_RETENTION_SECONDS")
 
 
 conf = Settings()

@@ -44,6 +44,17 @@ def access_token_expires_in(request: Any, default: Any = None) -> int:
     return int(default or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
 
 
+def refresh_token_life() -> timedelta | None:
+    """The site's refresh token life as a ``timedelta``; ``None`` when refresh tokens never expire.
+
+    ``REFRESH_TOKEN_EXPIRE_SECONDS`` may be seconds or a ``timedelta``; 0 or unset: forever.
+    """
+    life = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    if not life:
+        return None
+    return life if isinstance(life, timedelta) else timedelta(seconds=life)
+
+
 def refresh_token_expired(client: ApiClient, refresh_token: Any) -> bool:
     """Whether ``refresh_token`` outlived its client's own lifetime (DOT checks the site's)."""
     lifetime = client.refresh_token_lifetime

@@ -10,7 +10,7 @@ is that client or user), so neither is recorded.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,8 +18,8 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.settings import oauth2_settings
 
+from .lifetimes import refresh_token_life
 from .models import RevokedAccessToken
 
 AccessToken = get_access_token_model()
@@ -31,16 +31,20 @@ def _deleted_for_its_own_sake(origin: Any) -> bool:
     return isinstance(origin, AccessToken)
 
 
+def forgotten_revocations(now: datetime) -> QuerySet:
+    """Records kept past the refresh token life: no token they name can be presented any more."""
+    kept = refresh_token_life()
+    if kept is None:
+        return RevokedAccessToken.objects.none()
+    return RevokedAccessToken.objects.filter(revoked__lt=now - kept)
+
+
 @receiver(post_delete, sender=AccessToken, dispatch_uid="source_oauth_revoked_access_token")
 def _remember_revoked(sender: type, instance: Any, origin: Any = None, **kwargs: Any) -> None:
     now = timezone.now()
     if instance.expires <= now or not _deleted_for_its_own_sake(origin):
         return
-    kept = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS  # seconds or a timedelta; 0: forever
-    if kept:
-        if not isinstance(kept, timedelta):
-            kept = timedelta(seconds=kept)
-        RevokedAccessToken.objects.filter(revoked__lt=now - kept).delete()
+    forgotten_revocations(now).delete()
     RevokedAccessToken.objects.create(
         token_checksum=instance.token_checksum,
         application_id=instance.application_id,
