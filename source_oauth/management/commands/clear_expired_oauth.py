@@ -63,5 +63,6 @@ class Command(BaseCommand):
             return
         verb = "Would delete" if result.dry_run else "Deleted"
         for kind, count in result.deleted.items():
-            self.stdout.write(f"{verb} {count:>9,} {kind.replace('_', ' ')}")
+            label = "ID tokens" if kind == "id_tokens" else kind.replace("_", " ")
+            self.stdout.write(f"{verb} {count:>9,} {label}")
         self.stdout.write(f"{result.total:,} rows in {result.seconds:.1f} s.")
