@@ -141,15 +141,22 @@ def check_process_cache(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
 
 
+def cache_is_per_process() -> bool:
+    """Whether source_oauth caches tokens or clients in memory no other process can reach."""
+    from .conf import conf
+
+    backend = settings.CACHES.get(conf.CACHE_ALIAS, {}).get("BACKEND", "")
+    return backend in PER_PROCESS_CACHES and bool(
+        conf.TOKEN_CACHE_SECONDS or conf.CLIENT_CACHE_SECONDS
+    )
+
+
 @register(Tags.caches, deploy=True)
 def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     """With a per-process cache, a revoked token stays cached in every other process."""
     from .conf import conf
 
-    backend = settings.CACHES.get(conf.CACHE_ALIAS, {}).get("BACKEND", "")
-    if backend not in PER_PROCESS_CACHES:
-        return []
-    if not (conf.TOKEN_CACHE_SECONDS or conf.CLIENT_CACHE_SECONDS):
+    if not cache_is_per_process():
         return []
     return [
         Warning(

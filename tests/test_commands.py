@@ -137,3 +137,17 @@ def test_default_client_gets_a_secret_by_rotation():
     rotated = json.loads(run("rotate_client_secret", default.client_id, "--json")[0])
     default.refresh_from_db()
     assert default.check_client_secret(rotated["client_secret"])
+
+
+def test_rotation_says_when_a_running_server_cannot_see_it_at_once(settings):
+    data = json.loads(run("create_api_client", "Backend", "--json")[0])
+    shared = settings.CACHES
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    _, err = run("rotate_client_secret", data["client_id"], "--json")
+    assert "local to each process" in err and "300 s" in err
+
+    settings.CACHES = shared
+    if shared["default"]["BACKEND"].endswith("LocMemCache"):
+        settings.SOURCE_OAUTH = {"TOKEN_CACHE_SECONDS": 0, "CLIENT_CACHE_SECONDS": 0}
+    _, err = run("rotate_client_secret", data["client_id"], "--json")
+    assert "local to each process" not in err

@@ -5,7 +5,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from source_oauth import audit
+from source_oauth.checks import cache_is_per_process
 from source_oauth.clients import rotate_client_secret
+from source_oauth.conf import conf
 from source_oauth.models import ApiClient
 
 from ._output import print_credentials
@@ -29,3 +31,13 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         print_credentials(self, credentials, options["json"])
+        if cache_is_per_process():
+            # This process cannot reach a running server's memory (source_oauth.W002).
+            self.stderr.write(
+                self.style.WARNING(
+                    "The cache is local to each process (LocMemCache): a server already "
+                    "running accepts the new secret once its cached copy of the client "
+                    f"expires, within {conf.CLIENT_CACHE_SECONDS} s, or when it restarts. "
+                    "With a shared cache (Redis) it accepts it at once."
+                )
+            )
