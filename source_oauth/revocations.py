@@ -15,10 +15,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete
-from django.dispatch import receiver
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
+from .cache.tokens import token_models
 from .lifetimes import refresh_token_life
 from .models import RevokedAccessToken
 
@@ -39,7 +39,6 @@ def forgotten_revocations(now: datetime) -> QuerySet:
     return RevokedAccessToken.objects.filter(revoked__lt=now - kept)
 
 
-@receiver(post_delete, sender=AccessToken, dispatch_uid="source_oauth_revoked_access_token")
 def _remember_revoked(sender: type, instance: Any, origin: Any = None, **kwargs: Any) -> None:
     now = timezone.now()
     if instance.expires <= now or not _deleted_for_its_own_sake(origin):
@@ -53,4 +52,12 @@ def _remember_revoked(sender: type, instance: Any, origin: Any = None, **kwargs:
         created=instance.created,
         expires=instance.expires,
         revoked=now,
+    )
+
+
+for _model in token_models():
+    post_delete.connect(
+        _remember_revoked,
+        sender=_model,
+        dispatch_uid=f"source_oauth_revoked_access_token_{_model._meta.label_lower}",
     )

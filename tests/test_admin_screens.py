@@ -413,3 +413,25 @@ def test_secret_rotations_and_revocations_read_as_words(admin_client, admin_user
     page = admin_client.get(reverse("admin:source_oauth_auditevent_changelist")).content.decode()
     assert "The previous secret stopped working at once." in page
     assert "Access token and refresh token" in page
+
+
+def test_a_token_without_refresh_token_revoked_in_the_admin_is_remembered_and_refused(
+    admin_client, client
+):
+    """The admin deletes through its proxy model: the revocation receivers must hear it too."""
+    api_client, secret = new_client("Backend")
+    issued = client.post(
+        "/oauth/token",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic(api_client.client_id, secret),
+    ).json()["access_token"]
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {issued}"}
+    assert client.get("/api/articles/", **bearer).status_code == 200  # now cached
+    token = AccessToken.objects.get(application=api_client)
+    url = reverse("admin:source_oauth_accesstoken_changelist")
+    admin_client.post(url, {"action": "revoke_tokens", "_selected_action": [token.pk]})
+
+    assert client.get("/api/articles/", **bearer).status_code == 401
+    assert RevokedAccessToken.objects.get().token_checksum == token.token_checksum
+    revoked = admin_client.get(url, {"status": "revoked"}).content.decode()
+    assert f"{token.token_checksum[:8]}…" in revoked

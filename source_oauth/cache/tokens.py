@@ -85,10 +85,24 @@ def _user_changed(sender: Any, instance: Any, update_fields: Any = None, **kwarg
     forget_tokens_of(user_id=instance.pk)
 
 
+def token_models() -> list[type]:
+    """DOT's access token model and the admin's proxy of it.
+
+    Django sends a model's signals with the class of the instances deleted or
+    saved: a token the admin revokes (through its proxy, ``models.AccessToken``)
+    is not announced as DOT's model, so receivers must listen to both.
+    """
+    from ..models import AccessToken as AdminAccessToken
+
+    return [AccessToken] if AdminAccessToken is AccessToken else [AccessToken, AdminAccessToken]
+
+
 def connect() -> None:
     """Connect the invalidation receivers (from ``AppConfig.ready()``)."""
-    post_save.connect(_token_changed, sender=AccessToken, dispatch_uid="source_oauth_tc_token_s")
-    post_delete.connect(_token_changed, sender=AccessToken, dispatch_uid="source_oauth_tc_token_d")
+    for model in token_models():
+        label = model._meta.label_lower
+        post_save.connect(_token_changed, sender=model, dispatch_uid=f"source_oauth_tc_s_{label}")
+        post_delete.connect(_token_changed, sender=model, dispatch_uid=f"source_oauth_tc_d_{label}")
     post_save.connect(_client_changed, sender=ApiClient, dispatch_uid="source_oauth_tc_client_s")
     # A deleted client's tokens are cascade-deleted, each one sending post_delete.
     post_save.connect(
