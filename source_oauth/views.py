@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
@@ -61,9 +61,37 @@ def unreadable(request: HttpRequest) -> tuple[str, str] | None:
         charset = request.content_params.get("charset", "utf-8").lower()
         if charset not in ("utf-8", "utf8"):
             return "invalid_request", "The request body must be encoded in UTF-8."
+        if request.content_type == FORMS[0] and not _utf8_form(request.body):
+            # Django would decode it with replacement characters, and the damaged
+            # value would be refused as something else (an unknown scope, say).
+            return "invalid_request", "The request body must be encoded in UTF-8."
         request.POST  # noqa: B018  (parsed here, where a failure is answered)
     except UNREADABLE_BODY:
         return "invalid_request", "The request body is not readable form data."
+    return None
+
+
+def _utf8_form(body: bytes) -> bool:
+    """Whether each name and value of a URL-encoded body, once decoded, is UTF-8."""
+    try:
+        unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def two_client_authentications(request: HttpRequest) -> tuple[str, str] | None:
+    """A client that authenticates twice in one request (RFC 6749 §2.3: "MUST NOT").
+
+    HTTP Basic and a ``client_secret`` in the body: which one counts would be
+    the server's guess, so neither does.
+    """
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header[:6].lower() == "basic " and "client_secret" in request.POST:
+        return (
+            "invalid_request",
+            "The client authenticated twice: use HTTP Basic or client_secret, not both.",
+        )
     return None
 
 
@@ -286,7 +314,12 @@ def client_endpoint(
     ``ratelimit``); a database outage is a 503 (see ``outages``); every
     answer is JSON and never cached.
     """
-    problem = unreadable(request) or malformed(request) or (check and check(request))
+    problem = (
+        unreadable(request)
+        or malformed(request)
+        or two_client_authentications(request)
+        or (check and check(request))
+    )
     if problem:
         return refusal(problem)
     with ratelimit.watching() as over_limit:
@@ -315,12 +348,29 @@ def token_request_problem(request: HttpRequest) -> tuple[str, str] | None:
     return None
 
 
+class PostOnlyMixin:
+    """A client endpoint answers any other method as an API does: JSON, 405, ``Allow``."""
+
+    def http_method_not_allowed(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        response = JsonResponse(
+            {
+                "error": "invalid_request",
+                "error_description": f"Use POST, not {request.method}.",
+            },
+            status=405,
+        )
+        response["Allow"] = ", ".join(m.upper() for m in self._allowed_methods())
+        return no_store(response)
+
+
 # Values a debug page or an error report must never show.
 SENSITIVE = ("client_secret", "code", "code_verifier", "refresh_token", "token", "password")
 
 
 @method_decorator(sensitive_post_parameters(*SENSITIVE), name="dispatch")
-class TokenView(dot_views.TokenView):
+class TokenView(PostOnlyMixin, dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Not DOT's post(): it routes the device grant to its own flow before oauthlib
         # sees it. The device grant is not offered, so oauthlib answers every grant type.
@@ -343,14 +393,14 @@ class TokenView(dot_views.TokenView):
 
 
 @method_decorator(sensitive_post_parameters(*SENSITIVE), name="dispatch")
-class RevokeTokenView(dot_views.RevokeTokenView):
+class RevokeTokenView(PostOnlyMixin, dot_views.RevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         parent = super().post
         return client_endpoint(request, lambda: parent(request, *args, **kwargs))
 
 
 @method_decorator([csrf_exempt, sensitive_post_parameters(*SENSITIVE)], name="dispatch")
-class IntrospectTokenView(dot_views.IntrospectTokenView):
+class IntrospectTokenView(PostOnlyMixin, dot_views.IntrospectTokenView):
     """RFC 7662 introspection, for authenticated confidential clients, by POST only."""
 
     http_method_names = ["post", "options"]
@@ -361,6 +411,9 @@ class IntrospectTokenView(dot_views.IntrospectTokenView):
         return JsonResponse({"error": "invalid_client"}, status=401)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method.lower() not in self.http_method_names:
+            # Before DOT's protected-resource check, which would answer 401 first.
+            return self.http_method_not_allowed(request)
         parent = super().dispatch
         return client_endpoint(request, lambda: parent(request, *args, **kwargs))
 

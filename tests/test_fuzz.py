@@ -1128,10 +1128,22 @@ CC = b"grant_type=client_credentials"
 #   "clean": no 5xx; a JSON error (or an HTML page when Django or the HTTP server refused
 #            the request before an OAuth view ran); nothing written
 #   "token": the request is odd but valid: 200 with a token
-#   "invalid_request": 400 invalid_request (RFC 6749 §5.2: "repeats a parameter"), nothing written
+#   "invalid_request": 400 invalid_request (RFC 6749 §5.2: "repeats a parameter", a body not
+#            in UTF-8), nothing written
 WIRE_CASES = {
-    "invalid utf-8 value": ("/oauth/token", CC + b"&scope=\xff\xfe", [FORM, AUTH], "clean"),
-    "invalid utf-8 parameter name": ("/oauth/token", b"\xc3\x28=1&" + CC, [FORM, AUTH], "token"),
+    # A body that is not UTF-8 is not RFC 6749 form data (Appendix B), whatever it names.
+    "invalid utf-8 value": (
+        "/oauth/token",
+        CC + b"&scope=\xff\xfe",
+        [FORM, AUTH],
+        "invalid_request",
+    ),
+    "invalid utf-8 parameter name": (
+        "/oauth/token",
+        b"\xc3\x28=1&" + CC,
+        [FORM, AUTH],
+        "invalid_request",
+    ),
     "raw NUL in body": (
         "/oauth/token",
         b"grant_type=client_\x00credentials",

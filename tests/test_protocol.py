@@ -264,6 +264,14 @@ UNREADABLE_BODIES = {
         b"--\x01\x02\r\nContent-Disposition: form-data; name=a\r\n\r\nb\r\n--\x01\x02--",
     ),
     "json": ("application/json", b'{"grant_type": "client_credentials"}'),
+    "raw bytes that are not UTF-8": (
+        "application/x-www-form-urlencoded",
+        b"grant_type=client_credentials&scope=content:read\xff",
+    ),
+    "percent-encoded bytes that are not UTF-8": (
+        "application/x-www-form-urlencoded",
+        b"grant_type=client_credentials%FF&scope=content%3Aread",
+    ),
 }
 
 
@@ -285,6 +293,38 @@ def test_unreadable_bodies_are_invalid_request_json(server, settings, debug, end
     assert response.headers["Cache-Control"] == "no-store"
     assert response.json()["error"] == "invalid_request"
     assert not AccessToken.objects.exists()
+
+
+@pytest.mark.parametrize("endpoint", ["token", "revoke", "introspect"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_other_methods_are_json_405(server, endpoint, method):
+    for path in (f"/oauth/{endpoint}", f"/oauth/{endpoint}/"):
+        response = requests.request(method, f"{server}{path}", allow_redirects=False)
+        assert response.status_code == 405, (path, response.status_code)
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "POST" in response.headers["Allow"]
+        assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("endpoint", ["token", "revoke", "introspect"])
+def test_two_client_authentications_in_one_request_are_refused(server, endpoint):
+    client, secret = new_client()
+    response = requests.post(
+        f"{server}/oauth/{endpoint}",
+        data={"grant_type": "client_credentials", "token": "x", "client_secret": secret},
+        auth=(client.client_id, secret),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert not AccessToken.objects.exists()
+    # Basic alone, with client_id also in the body, is one authentication: served.
+    response = requests.post(
+        f"{server}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client.client_id},
+        auth=(client.client_id, secret),
+    )
+    assert response.status_code == 200
 
 
 # --- 6. the right error codes ---------------------------------------------------------------
