@@ -43,7 +43,8 @@ def _remember_revoked(sender: type, instance: Any, origin: Any = None, **kwargs:
     now = timezone.now()
     if instance.expires <= now or not _deleted_for_its_own_sake(origin):
         return
-    forgotten_revocations(now).delete()
+    # Records past the refresh token life go with clear_expired_oauth, in batches, never
+    # in a request: a revocation costs the same however many have built up.
     RevokedAccessToken.objects.create(
         token_checksum=instance.token_checksum,
         application_id=instance.application_id,
