@@ -31,8 +31,47 @@ from typing import Any
 
 import django
 
+# The tables a --rows preload fills (and users): a sequential scan of one is a cost
+# that grows with it.
+BIG_TABLES = (
+    "oauth2_provider_accesstoken",
+    "oauth2_provider_refreshtoken",
+    "oauth2_provider_grant",
+    "source_oauth_redeemedcode",
+    "source_oauth_auditevent",
+    "source_oauth_revokedaccesstoken",
+    "auth_user",
+)
+EXPLAINED = ("SELECT", "UPDATE", "DELETE", "INSERT", "WITH")
 
-def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
+
+def explain(connection: Any, queries: dict[str, dict[str, Any]]) -> dict[str, list[dict]]:
+    """PostgreSQL's plan of each SQL statement each scenario ran, with its sequential scans.
+
+    The statements are the ones ``CaptureQueriesContext`` recorded, parameters
+    bound; plain ``EXPLAIN`` (no ``ANALYZE``) runs none of them, so a DELETE
+    deletes nothing. A "Seq Scan" on one of ``BIG_TABLES`` is flagged: that
+    request's cost grows with the table.
+    """
+    plans: dict[str, list[dict]] = {}
+    with connection.cursor() as cursor:
+        for scenario, measured in queries.items():
+            for sql in measured["sql"]:
+                if not sql.lstrip().upper().startswith(EXPLAINED):
+                    continue
+                try:
+                    cursor.execute("EXPLAIN " + sql)
+                    plan = [row[0] for row in cursor.fetchall()]
+                except Exception as error:  # noqa: BLE001 - reported, not fatal
+                    plan = [f"(EXPLAIN failed: {error})"]
+                seq = sorted(
+                    {t for line in plan for t in BIG_TABLES if f"Seq Scan on {t} " in line + " "}
+                )
+                plans.setdefault(scenario, []).append({"sql": sql, "plan": plan, "seq_scans": seq})
+    return plans
+
+
+def main(config: str, workdir: Path, counts: dict[str, int], rows: int = 0) -> dict[str, Any]:
     django.setup()
 
     from django.core.cache import cache
@@ -74,6 +113,7 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
         credentials = json.loads(out.getvalue())
         client_id, client_secret = credentials["client_id"], credentials["client_secret"]
         scope, token_path = "content:read", "/oauth/token"
+        introspect_path, revoke_path = "/oauth/introspect", "/oauth/revoke"
     else:
         from oauth2_provider.generators import generate_client_secret
 
@@ -87,8 +127,15 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
         )
         client_id = app.client_id
         scope, token_path = "read", "/o/token/"
+        introspect_path, revoke_path = "/o/introspect/", "/o/revoke_token/"
     application = Application.objects.get(client_id=client_id)
     stored_secret = application.client_secret
+
+    preloaded = None
+    if rows:
+        from bench.preload import preload
+
+        preloaded = preload(rows)
 
     # Tokens for the cold protected GET, stored as the token endpoint stores them.
     expires = timezone.now() + timedelta(days=1)
@@ -159,6 +206,17 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
     queries["public"] = measure(lambda: get("/bench/public/"))
     queries["unknown token"] = measure(lambda: get("/bench/items/", "not-a-token"))
 
+    def post_token(path: str, token: str):
+        return http.post(path, {"token": token}, HTTP_AUTHORIZATION=basic)
+
+    third, fourth = fresh_token(), fresh_token()
+    cache.clear()
+    post_token(introspect_path, first)  # warm-up: whatever loads once per process
+    queries["introspect"] = measure(lambda: post_token(introspect_path, third))
+    post_token(revoke_path, first)
+    queries["revoke"] = measure(lambda: post_token(revoke_path, fourth))
+    plans = explain(connection, queries) if connection.vendor == "postgresql" else {}
+
     cache.clear()
     connection.close()
     return {
@@ -168,13 +226,19 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
         "stored_secret_prefix": stored_secret.split("$", 1)[0] if "$" in stored_secret else "plain",
         "scope": scope,
         "token_path": token_path,
+        "introspect_path": introspect_path,
+        "revoke_path": revoke_path,
+        "preloaded": preloaded,
+        "plans": plans,
         "token_files": token_files,
         "queries": queries,
     }
 
 
 if __name__ == "__main__":
-    # python -m bench.prepare CONFIG WORKDIR cold=N warmup=N [profile=N]
+    # python -m bench.prepare CONFIG WORKDIR cold=N warmup=N [profile=N introspect=N revoke=N]
+    #                        [rows=N]
     counts = {use: int(n) for use, _, n in (arg.partition("=") for arg in sys.argv[3:])}
-    result = main(sys.argv[1], Path(sys.argv[2]), counts)
+    rows = counts.pop("rows", 0)  # rows=N: the --rows preload of issue 16 (PostgreSQL)
+    result = main(sys.argv[1], Path(sys.argv[2]), counts, rows)
     print(json.dumps(result))
