@@ -10,8 +10,10 @@ The rows are built by PostgreSQL itself (``INSERT ... SELECT`` over
 ``generate_series``): no row crosses the socket, which makes a million
 tokens a matter of seconds rather than minutes. They are what the endpoints
 would have written: ``token_checksum`` is the SHA-256 of the token (hex),
-unique; tokens have the length DOT gives them; refresh tokens point at their
-access token; a third of the access tokens (client_credentials) have no user.
+unique, and the token column is blank when DOT's RFC 9700 storage is on, as
+it is for source_oauth; refresh tokens point at their access token; a third
+of the access tokens (client_credentials) have no user. Revoked access
+tokens (``source_oauth_revokedaccesstoken``) are there too.
 """
 
 from __future__ import annotations
@@ -25,13 +27,20 @@ EXPIRED = 0.3
 
 # Each table's rows per access token (the rest follows from how the server writes them:
 # one refresh token per user token, fewer codes than tokens, audit events rarer still).
-SHARES = {"refresh_tokens": 0.5, "grants": 0.1, "redeemed_codes": 0.1, "audit_events": 0.1}
+SHARES = {
+    "refresh_tokens": 0.5,
+    "grants": 0.1,
+    "redeemed_codes": 0.1,
+    "audit_events": 0.1,
+    "revoked_access_tokens": 0.05,
+}
 
 # $1 seed (text), $2 first client id, $3 first user id, $4 rows, $5 expired share.
 ACCESS_TOKENS = """
 INSERT INTO oauth2_provider_accesstoken
     (token, token_checksum, expires, scope, application_id, user_id, created, updated, resource)
-SELECT t.token, encode(sha256(convert_to(t.token, 'UTF8')), 'hex'), t.expires,
+SELECT CASE WHEN %(redact)s THEN '' ELSE t.token END,
+       encode(sha256(convert_to(t.token, 'UTF8')), 'hex'), t.expires,
        'content:read', %(client)s + (i %% %(clients)s),
        CASE WHEN i %% 3 = 0 THEN NULL ELSE %(user)s + (i %% %(users)s) END,
        t.expires - interval '1 hour', t.expires - interval '1 hour', '[]'::jsonb
@@ -48,10 +57,11 @@ REFRESH_TOKENS = """
 INSERT INTO oauth2_provider_refreshtoken
     (token, token_checksum, access_token_id, application_id, user_id, created, updated,
      revoked, token_family, resource)
-SELECT r.token, encode(sha256(convert_to(r.token, 'UTF8')), 'hex'), a.id, a.application_id,
+SELECT CASE WHEN %(redact)s THEN '' ELSE r.token END,
+       encode(sha256(convert_to(r.token, 'UTF8')), 'hex'), a.id, a.application_id,
        a.user_id, r.created, r.created,
        CASE WHEN a.expires < now() AND a.id %% 2 = 0 THEN a.expires END,
-       md5(a.token)::uuid, '[]'::jsonb
+       md5(a.token_checksum)::uuid, '[]'::jsonb
 FROM oauth2_provider_accesstoken AS a,
 LATERAL (SELECT substr(md5(%(seed)s || 'r' || a.id::text), 1, 30) AS token,
                 CASE WHEN a.expires < now() THEN a.created - interval '40 days'
@@ -97,12 +107,25 @@ SELECT CASE WHEN random() < %(expired)s
        jsonb_build_object('token', 'access', 'checksum_prefix', substr(md5(i::text), 1, 8))
 FROM generate_series(1, %(count)s) AS i
 """
+# Access tokens revoked before they expired, kept for the refresh token life (30 days).
+REVOKED_ACCESS_TOKENS = """
+INSERT INTO source_oauth_revokedaccesstoken
+    (token_checksum, application_id, user_id, scope, created, expires, revoked)
+SELECT encode(sha256(convert_to(%(seed)s || 'revoked' || i::text, 'UTF8')), 'hex'),
+       %(client)s + (i %% %(clients)s), %(user)s + (i %% %(users)s), 'content:read',
+       v.revoked - interval '10 minutes', v.revoked + interval '50 minutes', v.revoked
+FROM generate_series(1, %(count)s) AS i,
+LATERAL (SELECT CASE WHEN random() < %(expired)s + 0 * i
+                     THEN now() - interval '30 days' - random() * interval '60 days'
+                     ELSE now() - random() * interval '30 days' END AS revoked) AS v
+"""
 TABLES = {
     "access_tokens": "oauth2_provider_accesstoken",
     "refresh_tokens": "oauth2_provider_refreshtoken",
     "grants": "oauth2_provider_grant",
     "redeemed_codes": "source_oauth_redeemedcode",
     "audit_events": "source_oauth_auditevent",
+    "revoked_access_tokens": "source_oauth_revokedaccesstoken",
 }
 # What a cleanup would find expired, per table (the retentions are the cleanup's; these
 # are the preload's own cut-offs, for the report).
@@ -112,6 +135,7 @@ EXPIRED_WHERE = {
     "grants": "expires < now()",
     "redeemed_codes": "expires < now()",
     "audit_events": "created < now() - interval '365 days'",
+    "revoked_access_tokens": "revoked < now() - interval '30 days'",
 }
 
 
@@ -124,6 +148,7 @@ def preload(rows: int, seed: str = "bench") -> dict[str, Any]:
     """
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
+    from oauth2_provider.settings import oauth2_settings
 
     from source_oauth.models import ApiClient
 
@@ -160,6 +185,8 @@ def preload(rows: int, seed: str = "bench") -> dict[str, Any]:
             "users": USERS,
             "rows": rows,
             "expired": EXPIRED,
+            # RFC 9700 storage (DOT's COMPLIANT_BCP_RFC9700_TOKEN_STORAGE): checksum only.
+            "redact": bool(oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE),
         }
         with connection.cursor() as cursor:
             cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM oauth2_provider_accesstoken")
@@ -171,6 +198,7 @@ def preload(rows: int, seed: str = "bench") -> dict[str, Any]:
                 ("grants", GRANTS),
                 ("redeemed_codes", REDEEMED_CODES),
                 ("audit_events", AUDIT_EVENTS),
+                ("revoked_access_tokens", REVOKED_ACCESS_TOKENS),
             ):
                 count = int(rows * SHARES[name])
                 cursor.execute(sql, {**params, "count": count, "first": first})

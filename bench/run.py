@@ -20,7 +20,12 @@ Configurations:
 Scenarios: ``token`` (client_credentials with HTTP Basic), ``warm`` (protected
 GET, one token repeated: cached after its first use), ``cold`` (protected GET,
 each request a different, never used token: a token-cache miss every time),
-``public`` (the same view without authentication).
+``public`` (the same view without authentication), ``introspect`` (RFC 7662,
+a different stored token each request), ``revoke`` (RFC 7009, a fresh token
+each request).
+
+With ``--rows``, ``--peer`` or ``--soak`` it runs issue 16's benchmark
+instead (``bench/scale.py``).
 """
 
 from __future__ import annotations
@@ -918,6 +923,31 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="py-spy a source_oauth worker")
     parser.add_argument("--keep", action="store_true", help="keep databases and work files")
+    issue16 = parser.add_argument_group("issue 16 (PostgreSQL; see bench/scale.py)")
+    issue16.add_argument(
+        "--rows",
+        metavar="N[,N...]",
+        help="preload N access tokens (and refresh tokens, grants, redeemed codes, audit "
+        "events in proportion) and measure source_oauth at each size, e.g. 10k,1M",
+    )
+    issue16.add_argument(
+        "--no-cleanup",
+        action="store_true",
+        help="with --rows: skip clear_expired_oauth under load",
+    )
+    issue16.add_argument(
+        "--peer",
+        choices=["oidc-provider"],
+        help="measure node oidc-provider (bench/peer/) and stock DOT beside source_oauth",
+    )
+    issue16.add_argument(
+        "--soak",
+        type=int,
+        nargs="?",
+        const=600,
+        metavar="SECONDS",
+        help="a mixed load for SECONDS (600 if no value): errors, RSS, Redis memory",
+    )
     args = parser.parse_args()
 
     def terminate(signum: int, frame: Any) -> None:
@@ -928,6 +958,12 @@ def main() -> None:
 
     stamp = os.environ.get("BENCH_RUN") or dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     RESULTS.mkdir(exist_ok=True)
+    if args.rows or args.peer or args.soak:
+        sys.path.insert(0, str(ROOT))
+        from bench.scale import run_scale
+
+        print(run_scale(args, stamp))
+        return
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     reports = [run_database(db, args, stamp) for db in databases]
     print("\n\n".join(reports))
