@@ -87,6 +87,64 @@ def explain(connection: Any, queries: dict[str, dict[str, Any]]) -> dict[str, li
     return plans
 
 
+def store_refresh_tokens(count: int, path: Path, expires: Any) -> dict[str, Any]:
+    """A confidential client with refresh_token, and ``count`` live token pairs of one user.
+
+    The refresh tokens (one a line in ``path``, each used once by the soak's
+    refresh load) are stored as the token endpoint stores them: an access
+    token each, a family each. One more, ``spare``, is for counting SQL.
+    """
+    import uuid
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from oauth2_provider.models import (
+        get_access_token_model,
+        get_application_model,
+        get_refresh_token_model,
+        set_token_value,
+    )
+
+    out = io.StringIO()
+    call_command(
+        "create_api_client",
+        "Benchmark refresh",
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--scope",
+        "content:read",
+        "--redirect-uri",
+        "https://bench.example/callback",
+        "--json",
+        stdout=out,
+    )
+    credentials = json.loads(out.getvalue())
+    application = get_application_model().objects.get(client_id=credentials["client_id"])
+    user = get_user_model().objects.create_user("bench-refresh", password=None)
+    access_model, refresh_model = get_access_token_model(), get_refresh_token_model()
+    accesses, values = [], []
+    for _ in range(count + 1):
+        access = access_model(user=user, application=application, expires=expires)
+        access.scope = "content:read"
+        set_token_value(access, secrets.token_urlsafe(30))
+        accesses.append(access)
+    access_model.objects.bulk_create(accesses, batch_size=2000)
+    refreshes = []
+    for access in accesses:
+        value = secrets.token_urlsafe(30)
+        refresh = refresh_model(
+            user=user, application=application, access_token=access, token_family=uuid.uuid4()
+        )
+        set_token_value(refresh, value)
+        refreshes.append(refresh)
+        values.append(value)
+    refresh_model.objects.bulk_create(refreshes, batch_size=2000)
+    path.write_text("\n".join(values[1:]) + "\n")
+    return {**credentials, "file": str(path), "spare": values[0]}
+
+
 def main(config: str, workdir: Path, counts: dict[str, int], rows: int = 0) -> dict[str, Any]:
     django.setup()
 
@@ -169,6 +227,13 @@ def main(config: str, workdir: Path, counts: dict[str, int], rows: int = 0) -> d
         path.write_text("\n".join(values) + "\n")
 
     token_files = {}
+    refresh_count = counts.pop("refresh", 0)
+    refresh_client = None
+    if refresh_count:
+        refresh_client = store_refresh_tokens(
+            refresh_count, workdir / f"{config}-refresh-tokens.txt", expires
+        )
+        token_files["refresh"] = refresh_client.pop("file")
     for use, count in counts.items():
         token_files[use] = str(workdir / f"{config}-{use}-tokens.txt")
         store_tokens(count, Path(token_files[use]))
@@ -231,6 +296,21 @@ def main(config: str, workdir: Path, counts: dict[str, int], rows: int = 0) -> d
     queries["introspect"] = measure(lambda: post_token(introspect_path, third))
     post_token(revoke_path, first)
     queries["revoke"] = measure(lambda: post_token(revoke_path, fourth))
+    if refresh_client:
+        refresh_basic = (
+            "Basic "
+            + base64.b64encode(
+                f"{refresh_client['client_id']}:{refresh_client['client_secret']}".encode()
+            ).decode()
+        )
+        spare = refresh_client.pop("spare")
+        queries["refresh"] = measure(
+            lambda: http.post(
+                token_path,
+                {"grant_type": "refresh_token", "refresh_token": spare},
+                HTTP_AUTHORIZATION=refresh_basic,
+            )
+        )
     plans = explain(connection, queries) if connection.vendor == "postgresql" else {}
 
     cache.clear()
@@ -248,6 +328,7 @@ def main(config: str, workdir: Path, counts: dict[str, int], rows: int = 0) -> d
         "plans": plans,
         "token_files": token_files,
         "queries": queries,
+        "refresh_client": refresh_client,
     }
 
 

@@ -24,6 +24,7 @@ LABELS = {
     "cold": "protected GET, token cache cold",
     "introspect": "token introspection (a different stored token each)",
     "revoke": "token revocation (a fresh token each)",
+    "refresh": "refresh (grant_type=refresh_token, a stored refresh token each)",
 }
 
 
@@ -149,8 +150,9 @@ def render_peer(data: dict[str, Any]) -> list[str]:
 def render_soak(soak: dict[str, Any]) -> list[str]:
     start, warm, end = soak["start"], soak["warm"], soak["end"]
     lines = [
-        f"{soak['seconds']} s, four wrk loads at once (-t1 -c2 each); RSS of the gunicorn "
-        f"workers together; warm-up: the first {soak['warmup_seconds']:.0f} s; refresh: "
+        f"{soak['seconds']} s, {len(soak['results'])} wrk loads at once (-t1 -c2 each); "
+        "RSS of the gunicorn workers together; "
+        f"warm-up: the first {soak['warmup_seconds']:.0f} s; refresh: "
         f"{soak['refresh']}.",
         "",
         "| load | requests | req/s | p99 ms | errors | token reuses |",

@@ -73,7 +73,12 @@ SCENARIOS = {
     "revoke": "token revocation (a fresh token each)",
 }
 # The scenarios that send the tokens of a file, one per request: the file each reads.
-TOKEN_FILE_SCENARIOS = {"cold": None, "introspect": "introspect", "revoke": "revoke"}
+TOKEN_FILE_SCENARIOS = {
+    "cold": None,
+    "introspect": "introspect",
+    "revoke": "revoke",
+    "refresh": "refresh",  # the soak only (bench/soak.py)
+}
 GOALS = [
     # (label, numerator (config, scenario), denominator (config, scenario), minimum)
     (
@@ -337,6 +342,15 @@ def wrk_command(
         env["BENCH_TOKENS"] = prepared["token_files"][use]
         env["BENCH_OFFSET"] = str(server.offsets.get(use, 0))
         env["BENCH_TOKEN_FIELD"] = "token"  # the token goes in the form body
+    elif scenario == "refresh":
+        path = prepared["token_path"]
+        refresh_client = prepared["refresh_client"]
+        env["BENCH_METHOD"] = "POST"
+        env["BENCH_AUTH"] = basic_auth(refresh_client["client_id"], refresh_client["client_secret"])
+        env["BENCH_BODY"] = "grant_type=refresh_token"
+        env["BENCH_TOKENS"] = prepared["token_files"][use]
+        env["BENCH_OFFSET"] = str(server.offsets.get(use, 0))
+        env["BENCH_TOKEN_FIELD"] = "refresh_token"
     command = [
         "wrk",
         "-t",
@@ -496,8 +510,12 @@ def prepare_server(
     args: argparse.Namespace,
     cold_tokens: int,
     rows: int = 0,
+    refresh: int = 0,
 ) -> Server:
-    """Run bench/prepare.py for one configuration (``rows``: the preload of issue 16)."""
+    """Run bench/prepare.py for one configuration.
+
+    ``rows``: the preload of issue 16; ``refresh``: refresh tokens for the soak.
+    """
     warmup = max(200, int(args.cold_rate * args.warmup * args.rounds))
     log(f"preparing {name} ({cold_tokens} cold tokens" + (f", {rows} rows)" if rows else ")"))
     completed = subprocess.run(
@@ -513,6 +531,7 @@ def prepare_server(
             f"introspect={cold_tokens}",
             f"revoke={cold_tokens + warmup}",
             f"rows={rows}",
+            f"refresh={refresh}",
         ],
         env=env,
         cwd=ROOT,

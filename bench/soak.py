@@ -1,14 +1,15 @@
 """The soak of issue 16 (``--soak SECONDS``): a mixed load, then what grew.
 
 One source_oauth server on a fresh PostgreSQL database and Redis database
-``--redis-db``, driven for ``SECONDS`` by four wrk processes at once (one
-connection pair each): token issuance, warm protected GET, cold protected GET
-(each request another stored token; the file wraps on a long soak, after
-which those requests are warm), and revocation (a fresh token each, until
-the file wraps: a token revoked already answers 200 too, RFC 7009 §2.2).
-Refresh is not in the mix: no password-less flow hands the load a refresh
-token per request (client_credentials issues none), so it is reported as
-skipped.
+``--redis-db``, driven for ``SECONDS`` by five wrk processes at once (one
+connection pair each): token issuance; warm protected GET; cold protected
+GET (each request another stored token; the file wraps on a long soak, after
+which those requests are warm); refresh (grant_type=refresh_token, each
+request another stored refresh token of a confidential client, stored as the
+token endpoint stores them, since no password-less flow hands out refresh
+tokens over HTTP; a used one would answer 400, so the file holds enough for
+the run, ``TOKENS_PER_SECOND``); revocation (a fresh token each, until the
+file wraps: a token revoked already answers 200 too, RFC 7009 §2.2).
 
 Measured: errors, the workers' RSS at start, after warm-up (``WARMUP_SHARE``
 of the run, 30 s at least) and at the end, and Redis's ``used_memory``,
@@ -27,7 +28,7 @@ from typing import Any
 from bench import run
 
 DATABASE = "bench_source_oauth_soak"
-LOADS = ("token", "warm", "cold", "revoke")
+LOADS = ("token", "warm", "cold", "refresh", "revoke")
 WARMUP_SHARE = 0.2
 TOKENS_PER_SECOND = 150  # cold and revocation tokens stored per second of soak (at most)
 
@@ -63,7 +64,7 @@ def run_soak(
     env = run.server_env("source_oauth", "postgres", workdir, args, redis_url)
     env["DATABASE_URL"] = f"{run.PG_URL}/{DATABASE}"
     soak_args = argparse.Namespace(**{**vars(args), "cold_tokens": tokens, "rounds": 1})
-    server = run.prepare_server("source_oauth", env, workdir, soak_args, tokens)
+    server = run.prepare_server("source_oauth", env, workdir, soak_args, tokens, refresh=tokens)
     stack.append(server)
     try:
         server.start(args.workers)
@@ -116,6 +117,5 @@ def run_soak(
         "warm": warm,
         "end": end,
         "rss_growth_pct": 100 * (end["rss_kib"] - base) / base if base else 0.0,
-        "refresh": "skipped: client_credentials issues no refresh token, and the soak has no "
-        "password-less flow that hands one to each request",
+        "refresh": "grant_type=refresh_token, a stored refresh token each request",
     }

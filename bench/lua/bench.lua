@@ -9,7 +9,8 @@
 --                  times a thread started over)
 --   BENCH_OFFSET   how many tokens of the file earlier runs used (skipped)
 --   BENCH_TOKEN_FIELD  if set, each token goes in the form body as this field
---                  (introspection, revocation) instead of a bearer header
+--                  (introspection, revocation, refresh), after BENCH_BODY and
+--                  "&" if any, instead of a bearer header
 --   BENCH_THREADS  wrk's -t, to interleave the tokens
 --
 -- done() prints one line "BENCH {json}" that bench/run.py reads.
@@ -67,7 +68,8 @@ if tokens_file and tokens_file ~= "" then
       issued = issued + 1
       if token_field then
          -- wrk.headers (Basic client authentication, Content-Type) as set above
-         return wrk.format(nil, nil, nil, token_field .. "=" .. token)
+         local prefix = (body and body ~= "") and (body .. "&") or ""
+         return wrk.format(nil, nil, nil, prefix .. token_field .. "=" .. token)
       end
       return wrk.format(nil, nil, { Authorization = "Bearer " .. token })
    end
