@@ -17,6 +17,7 @@ FLAT_TOLERANCE = 0.10  # CPU ms/request at each size within 10 % of the smallest
 CLEANUP_P99_RATIO = 2.0
 TOKEN_CPU_GOAL = 2.0  # ms/request, token issuance (issue 16, item 3)
 SOAK_RSS_GROWTH = 5.0  # % after warm-up
+DISTURBED = 15  # others %: above it, a measurement shared the CPU with other work
 
 LABELS = {
     "token": "token issuance (client_credentials, Basic)",
@@ -47,8 +48,8 @@ def ms(us: float) -> str:
 def render_sizes(sizes: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| scenario | access tokens | req/s | p50 ms | p99 ms | CPU ms/req | vs smallest "
-        "| errors | SQL/req | seq scan of a big table |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| errors | SQL/req | seq scan of a big table | others % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     first = sizes[0]
     for scenario, label in LABELS.items():
@@ -63,11 +64,13 @@ def render_sizes(sizes: list[dict[str, Any]]) -> list[str]:
                 f"| {label} | {size(entry['rows'])} | {result['rps']:.1f} | "
                 f"{ms(result['p50_us'])} | {ms(result['p99_us'])} | {result['cpu_ms']:.2f} | "
                 f"{change} | {result['errors']} | {entry['queries'].get(scenario, '')} | "
-                f"{'**' + ', '.join(seq) + '**' if seq else 'none'} |"
+                f"{'**' + ', '.join(seq) + '**' if seq else 'none'} | "
+                f"{result['foreign_pct']:.0f} |"
             )
     lines += [
         "",
-        "| access tokens | preloaded rows (access, refresh, grants, redeemed codes, audit) "
+        "| access tokens | preloaded rows (access, refresh, grants, redeemed codes, audit, "
+        "revoked) "
         "| of which expired | preload s | prepare s (incl. preload) |",
         "| ---: | --- | --- | ---: | ---: |",
     ]
@@ -125,8 +128,8 @@ def render_peer(data: dict[str, Any]) -> list[str]:
         f"(source_oauth: the {size(data['sizes'][0]['rows'])} row size).",
         "",
         "| scenario | server | req/s | p50 ms | p99 ms | CPU ms/req | errors "
-        "| source_oauth / this (req/s) | this / source_oauth (CPU ms/req) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| source_oauth / this (req/s) | this / source_oauth (CPU ms/req) | others % |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for scenario in ("token", "introspect"):
         ours = source.get(scenario)
@@ -142,7 +145,7 @@ def render_peer(data: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {LABELS[scenario]} | {label} | {result['rps']:.1f} | {ms(result['p50_us'])} "
                 f"| {ms(result['p99_us'])} | {result['cpu_ms']:.2f} | {result['errors']} | "
-                f"{ratio} | {by_cpu} |"
+                f"{ratio} | {by_cpu} | {result['foreign_pct']:.0f} |"
             )
     return lines
 
@@ -272,8 +275,9 @@ def goals(data: dict[str, Any]) -> list[str]:
             if ours and theirs:
                 lines.append(
                     f"| peer ratio, {LABELS[scenario]}: source_oauth / oidc-provider | "
-                    f"{ours['rps'] / theirs['rps']:.2f} by req/s, "
-                    f"{theirs['cpu_ms'] / ours['cpu_ms']:.2f} by CPU ms/req | reported | — |"
+                    f"{ours['rps'] / theirs['rps']:.2f} by req/s; CPU ms/req "
+                    f"{ours['cpu_ms']:.2f} / {theirs['cpu_ms']:.2f} = "
+                    f"{ours['cpu_ms'] / theirs['cpu_ms']:.1f}x the peer's | reported | — |"
                 )
     soak = data.get("soak")
     if soak:
@@ -320,6 +324,18 @@ def render(data: dict[str, Any], args: argparse.Namespace, info: dict[str, str])
         lines += ["#### Peer", ""] + render_peer(data) + [""]
     if data.get("soak"):
         lines += ["#### Soak", ""] + render_soak(data["soak"]) + [""]
+    worst = max(
+        (r["foreign_pct"] for entry in data["sizes"] for r in entry["results"].values()),
+        default=0,
+    )
+    if worst > DISTURBED:
+        lines += [
+            f"**Disturbed:** other processes used up to {worst:.0f}% of the machine's CPU during "
+            "a measurement (others %). req/s and latencies are low there, and on 2 shared cores "
+            "CPU ms/req rises too: the flat-cost lines compare sizes measured under different "
+            "interference. Rerun on a quiet machine (`--wait-quiet 30`).",
+            "",
+        ]
     lines += ["#### Goals of issue 16", ""] + goals(data) + [""]
     if data["sizes"] and data["sizes"][-1]["plans"]:
         lines += render_plans(data["sizes"])
