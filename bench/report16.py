@@ -319,7 +319,7 @@ def render(data: dict[str, Any], args: argparse.Namespace, info: dict[str, str])
         lines += ["#### Cost as the tables grow", ""]
         lines += render_sizes(data["sizes"]) + [""]
     if any(entry.get("cleanup") for entry in data["sizes"]):
-        lines += ["#### Cleanup under load", ""] + render_cleanup(data["sizes"])
+        lines += ["#### Cleanup under load", ""] + render_cleanup(data["sizes"]) + [""]
     if data.get("peer"):
         lines += ["#### Peer", ""] + render_peer(data) + [""]
     if data.get("soak"):
