@@ -31,8 +31,121 @@ from typing import Any
 
 import django
 
+# The tables a --rows preload fills (and users): a sequential scan of one is a cost
+# that grows with it.
+BIG_TABLES = (
+    "oauth2_provider_accesstoken",
+    "oauth2_provider_refreshtoken",
+    "oauth2_provider_grant",
+    "source_oauth_redeemedcode",
+    "source_oauth_auditevent",
+    "source_oauth_revokedaccesstoken",
+    "auth_user",
+)
+BIG = 10_000  # rows (pg_class.reltuples): below that, a sequential scan is the planner's choice
+EXPLAINED = ("SELECT", "UPDATE", "DELETE", "INSERT", "WITH")
 
-def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
+
+def explain(connection: Any, queries: dict[str, dict[str, Any]]) -> dict[str, list[dict]]:
+    """PostgreSQL's plan of each SQL statement each scenario ran, with its sequential scans.
+
+    The statements are the ones ``CaptureQueriesContext`` recorded, parameters
+    bound; plain ``EXPLAIN`` (no ``ANALYZE``) runs none of them, so a DELETE
+    deletes nothing. A "Seq Scan" on one of ``BIG_TABLES`` that holds ``BIG``
+    rows or more is flagged: that request's cost grows with the table. On a
+    smaller one the planner rightly prefers reading it whole; it is listed
+    apart, with the table's size.
+    """
+    plans: dict[str, list[dict]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples::bigint FROM pg_class WHERE relname = ANY(%s)",
+            [list(BIG_TABLES)],
+        )
+        sizes = dict(cursor.fetchall())
+        big = [t for t in BIG_TABLES if sizes.get(t, 0) >= BIG]
+        for scenario, measured in queries.items():
+            for sql in measured["sql"]:
+                if not sql.lstrip().upper().startswith(EXPLAINED):
+                    continue
+                try:
+                    cursor.execute("EXPLAIN " + sql)
+                    plan = [row[0] for row in cursor.fetchall()]
+                except Exception as error:  # noqa: BLE001 - reported, not fatal
+                    plan = [f"(EXPLAIN failed: {error})"]
+                scanned = {
+                    t for line in plan for t in BIG_TABLES if f"Seq Scan on {t} " in line + " "
+                }
+                plans.setdefault(scenario, []).append(
+                    {
+                        "sql": sql,
+                        "plan": plan,
+                        "seq_scans": sorted(scanned & set(big)),
+                        "small_seq_scans": {t: sizes.get(t, 0) for t in sorted(scanned - set(big))},
+                    }
+                )
+    return plans
+
+
+def store_refresh_tokens(count: int, path: Path, expires: Any) -> dict[str, Any]:
+    """A confidential client with refresh_token, and ``count`` live token pairs of one user.
+
+    The refresh tokens (one a line in ``path``, each used once by the soak's
+    refresh load) are stored as the token endpoint stores them: an access
+    token each, a family each. One more, ``spare``, is for counting SQL.
+    """
+    import uuid
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from oauth2_provider.models import (
+        get_access_token_model,
+        get_application_model,
+        get_refresh_token_model,
+        set_token_value,
+    )
+
+    out = io.StringIO()
+    call_command(
+        "create_api_client",
+        "Benchmark refresh",
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--scope",
+        "content:read",
+        "--redirect-uri",
+        "https://bench.example/callback",
+        "--json",
+        stdout=out,
+    )
+    credentials = json.loads(out.getvalue())
+    application = get_application_model().objects.get(client_id=credentials["client_id"])
+    user = get_user_model().objects.create_user("bench-refresh", password=None)
+    access_model, refresh_model = get_access_token_model(), get_refresh_token_model()
+    accesses, values = [], []
+    for _ in range(count + 1):
+        access = access_model(user=user, application=application, expires=expires)
+        access.scope = "content:read"
+        set_token_value(access, secrets.token_urlsafe(30))
+        accesses.append(access)
+    access_model.objects.bulk_create(accesses, batch_size=2000)
+    refreshes = []
+    for access in accesses:
+        value = secrets.token_urlsafe(30)
+        refresh = refresh_model(
+            user=user, application=application, access_token=access, token_family=uuid.uuid4()
+        )
+        set_token_value(refresh, value)
+        refreshes.append(refresh)
+        values.append(value)
+    refresh_model.objects.bulk_create(refreshes, batch_size=2000)
+    path.write_text("\n".join(values[1:]) + "\n")
+    return {**credentials, "file": str(path), "spare": values[0]}
+
+
+def main(config: str, workdir: Path, counts: dict[str, int], rows: int = 0) -> dict[str, Any]:
     django.setup()
 
     from django.core.cache import cache
@@ -74,6 +187,7 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
         credentials = json.loads(out.getvalue())
         client_id, client_secret = credentials["client_id"], credentials["client_secret"]
         scope, token_path = "content:read", "/oauth/token"
+        introspect_path, revoke_path = "/oauth/introspect", "/oauth/revoke"
     else:
         from oauth2_provider.generators import generate_client_secret
 
@@ -87,8 +201,15 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
         )
         client_id = app.client_id
         scope, token_path = "read", "/o/token/"
+        introspect_path, revoke_path = "/o/introspect/", "/o/revoke_token/"
     application = Application.objects.get(client_id=client_id)
     stored_secret = application.client_secret
+
+    preloaded = None
+    if rows:
+        from bench.preload import preload
+
+        preloaded = preload(rows)
 
     # Tokens for the cold protected GET, stored as the token endpoint stores them.
     expires = timezone.now() + timedelta(days=1)
@@ -106,6 +227,13 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
         path.write_text("\n".join(values) + "\n")
 
     token_files = {}
+    refresh_count = counts.pop("refresh", 0)
+    refresh_client = None
+    if refresh_count:
+        refresh_client = store_refresh_tokens(
+            refresh_count, workdir / f"{config}-refresh-tokens.txt", expires
+        )
+        token_files["refresh"] = refresh_client.pop("file")
     for use, count in counts.items():
         token_files[use] = str(workdir / f"{config}-{use}-tokens.txt")
         store_tokens(count, Path(token_files[use]))
@@ -159,6 +287,32 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
     queries["public"] = measure(lambda: get("/bench/public/"))
     queries["unknown token"] = measure(lambda: get("/bench/items/", "not-a-token"))
 
+    def post_token(path: str, token: str):
+        return http.post(path, {"token": token}, HTTP_AUTHORIZATION=basic)
+
+    third, fourth = fresh_token(), fresh_token()
+    cache.clear()
+    post_token(introspect_path, first)  # warm-up: whatever loads once per process
+    queries["introspect"] = measure(lambda: post_token(introspect_path, third))
+    post_token(revoke_path, first)
+    queries["revoke"] = measure(lambda: post_token(revoke_path, fourth))
+    if refresh_client:
+        refresh_basic = (
+            "Basic "
+            + base64.b64encode(
+                f"{refresh_client['client_id']}:{refresh_client['client_secret']}".encode()
+            ).decode()
+        )
+        spare = refresh_client.pop("spare")
+        queries["refresh"] = measure(
+            lambda: http.post(
+                token_path,
+                {"grant_type": "refresh_token", "refresh_token": spare},
+                HTTP_AUTHORIZATION=refresh_basic,
+            )
+        )
+    plans = explain(connection, queries) if connection.vendor == "postgresql" else {}
+
     cache.clear()
     connection.close()
     return {
@@ -168,13 +322,20 @@ def main(config: str, workdir: Path, counts: dict[str, int]) -> dict[str, Any]:
         "stored_secret_prefix": stored_secret.split("$", 1)[0] if "$" in stored_secret else "plain",
         "scope": scope,
         "token_path": token_path,
+        "introspect_path": introspect_path,
+        "revoke_path": revoke_path,
+        "preloaded": preloaded,
+        "plans": plans,
         "token_files": token_files,
         "queries": queries,
+        "refresh_client": refresh_client,
     }
 
 
 if __name__ == "__main__":
-    # python -m bench.prepare CONFIG WORKDIR cold=N warmup=N [profile=N]
+    # python -m bench.prepare CONFIG WORKDIR cold=N warmup=N [profile=N introspect=N revoke=N]
+    #                        [rows=N]
     counts = {use: int(n) for use, _, n in (arg.partition("=") for arg in sys.argv[3:])}
-    result = main(sys.argv[1], Path(sys.argv[2]), counts)
+    rows = counts.pop("rows", 0)  # rows=N: the --rows preload of issue 16 (PostgreSQL)
+    result = main(sys.argv[1], Path(sys.argv[2]), counts, rows)
     print(json.dumps(result))

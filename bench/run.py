@@ -20,7 +20,12 @@ Configurations:
 Scenarios: ``token`` (client_credentials with HTTP Basic), ``warm`` (protected
 GET, one token repeated: cached after its first use), ``cold`` (protected GET,
 each request a different, never used token: a token-cache miss every time),
-``public`` (the same view without authentication).
+``public`` (the same view without authentication), ``introspect`` (RFC 7662,
+a different stored token each request), ``revoke`` (RFC 7009, a fresh token
+each request).
+
+With ``--rows``, ``--peer`` or ``--soak`` it runs issue 16's benchmark
+instead (``bench/scale.py``).
 """
 
 from __future__ import annotations
@@ -64,6 +69,15 @@ SCENARIOS = {
     "warm": "protected GET, token cache warm",
     "cold": "protected GET, token cache cold",
     "public": "unauthenticated GET (same view)",
+    "introspect": "token introspection (a different stored token each)",
+    "revoke": "token revocation (a fresh token each)",
+}
+# The scenarios that send the tokens of a file, one per request: the file each reads.
+TOKEN_FILE_SCENARIOS = {
+    "cold": None,
+    "introspect": "introspect",
+    "revoke": "revoke",
+    "refresh": "refresh",  # the soak only (bench/soak.py)
 }
 GOALS = [
     # (label, numerator (config, scenario), denominator (config, scenario), minimum)
@@ -294,15 +308,17 @@ def wait_quiet(servers: list[Server], max_wait: float, threshold: float = 10) ->
             return others
 
 
-def wrk(
+def wrk_command(
     server: Server, scenario: str, duration: int, args: argparse.Namespace, tokens: str = "cold"
-) -> dict[str, Any]:
-    """One wrk run, with the CPU time the server, wrk and everything else used meanwhile.
+) -> tuple[list[str], dict[str, str], str]:
+    """wrk's command line and environment for one scenario, and the token file it reads.
 
-    ``tokens`` names the file of unused tokens a cold run sends; each run
-    starts where the previous run with that file stopped.
+    ``tokens`` names the file of unused tokens a cold run sends; introspection
+    and revocation read files of their own. Each run starts where the previous
+    run with that file stopped (``server.offsets``).
     """
     prepared = server.prepared
+    use = TOKEN_FILE_SCENARIOS.get(scenario) or tokens
     env = {**os.environ, "BENCH_THREADS": str(args.threads), "BENCH_METHOD": "GET"}
     path = "/bench/items/"
     if scenario == "token":
@@ -319,6 +335,22 @@ def wrk(
         env["BENCH_OFFSET"] = str(server.offsets.get(tokens, 0))
     elif scenario == "public":
         path = "/bench/public/"
+    elif scenario in ("introspect", "revoke"):
+        path = prepared[f"{scenario}_path"]
+        env["BENCH_METHOD"] = "POST"
+        env["BENCH_AUTH"] = basic_auth(prepared["client_id"], prepared["client_secret"])
+        env["BENCH_TOKENS"] = prepared["token_files"][use]
+        env["BENCH_OFFSET"] = str(server.offsets.get(use, 0))
+        env["BENCH_TOKEN_FIELD"] = "token"  # the token goes in the form body
+    elif scenario == "refresh":
+        path = prepared["token_path"]
+        refresh_client = prepared["refresh_client"]
+        env["BENCH_METHOD"] = "POST"
+        env["BENCH_AUTH"] = basic_auth(refresh_client["client_id"], refresh_client["client_secret"])
+        env["BENCH_BODY"] = "grant_type=refresh_token"
+        env["BENCH_TOKENS"] = prepared["token_files"][use]
+        env["BENCH_OFFSET"] = str(server.offsets.get(use, 0))
+        env["BENCH_TOKEN_FIELD"] = "refresh_token"
     command = [
         "wrk",
         "-t",
@@ -333,6 +365,30 @@ def wrk(
         str(LUA),
         f"{server.base}{path}",
     ]
+    return command, env, use
+
+
+def parse_wrk(stdout: str, stderr: str = "") -> dict[str, Any]:
+    """The "BENCH {json}" line of bench.lua's done(), with errors summed."""
+    for line in stdout.splitlines():
+        if line.startswith("BENCH "):
+            result = json.loads(line[len("BENCH ") :])
+            break
+    else:
+        raise RuntimeError(f"wrk failed: {stdout}\n{stderr}")
+    result["rps"] = result["requests"] / max(result["duration_us"] / 1e6, 1e-9)
+    result["errors"] = (
+        sum(result[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors"))
+        + result["timeouts"]
+    )
+    return result
+
+
+def wrk(
+    server: Server, scenario: str, duration: int, args: argparse.Namespace, tokens: str = "cold"
+) -> dict[str, Any]:
+    """One wrk run, with the CPU time the server, wrk and everything else used meanwhile."""
+    command, env, use = wrk_command(server, scenario, duration, args, tokens)
     pids = [server.process.pid, *server.workers(), *server.backends()]
     server_before = sum(cpu_ticks(pid) for pid in pids)
     busy_before = machine_busy_ticks()
@@ -356,19 +412,9 @@ def wrk(
         - own_before.children_system
     ) * CLOCK_TICKS  # this script and wrk
     drain(server)
-    for line in completed.stdout.splitlines():
-        if line.startswith("BENCH "):
-            result = json.loads(line[len("BENCH ") :])
-            break
-    else:
-        raise RuntimeError(f"wrk failed: {completed.stdout}\n{completed.stderr}")
-    if scenario == "cold":
-        server.offsets[tokens] = server.offsets.get(tokens, 0) + result["issued"] + args.threads
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    result["errors"] = (
-        sum(result[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors"))
-        + result["timeouts"]
-    )
+    result = parse_wrk(completed.stdout, completed.stderr)
+    if scenario in TOKEN_FILE_SCENARIOS:
+        server.offsets[use] = server.offsets.get(use, 0) + result["issued"] + args.threads
     result["cpu_ms"] = 1000 * server_cpu / CLOCK_TICKS / max(result["requests"], 1)
     foreign = max(busy - server_cpu - ours, 0)
     result["foreign_pct"] = 100 * foreign / CLOCK_TICKS / (elapsed * (os.cpu_count() or 1))
@@ -433,6 +479,97 @@ def machine() -> dict[str, str]:
     }
 
 
+def server_env(
+    name: str, db: str, workdir: Path, args: argparse.Namespace, redis_url: str | None
+) -> dict[str, str]:
+    """The environment of one configuration's prepare and gunicorn (database ``bench_<name>``)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE=CONFIGS[name]["settings"],
+        DJANGO_DEBUG="0",
+        DATABASE_CONN_MAX_AGE=str(args.conn_max_age),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    if db == "postgres":
+        env["DATABASE_URL"] = f"{PG_URL}/bench_{name.replace('-', '_')}"
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{workdir / (name + '.sqlite3')}"
+    if redis_url and name == "source_oauth":
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def prepare_server(
+    name: str,
+    env: dict[str, str],
+    workdir: Path,
+    args: argparse.Namespace,
+    cold_tokens: int,
+    rows: int = 0,
+    refresh: int = 0,
+) -> Server:
+    """Run bench/prepare.py for one configuration.
+
+    ``rows``: the preload of issue 16; ``refresh``: refresh tokens for the soak.
+    """
+    warmup = max(200, int(args.cold_rate * args.warmup * args.rounds))
+    log(f"preparing {name} ({cold_tokens} cold tokens" + (f", {rows} rows)" if rows else ")"))
+    completed = subprocess.run(
+        [
+            str(PYTHON),
+            "-m",
+            "bench.prepare",
+            name,
+            str(workdir),
+            f"cold={cold_tokens}",
+            f"warmup={warmup}",
+            f"profile={cold_tokens if args.profile and name == 'source_oauth' else 0}",
+            f"introspect={cold_tokens}",
+            f"revoke={cold_tokens + warmup}",
+            f"rows={rows}",
+            f"refresh={refresh}",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=7200,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"prepare {name} failed:\n{completed.stderr}")
+    server = Server(name, env, workdir)
+    server.prepared = json.loads(completed.stdout.strip().splitlines()[-1])
+    return server
+
+
+def check_server(server: Server) -> None:
+    """Get the warm scenario's token, and check the protected view with and without one."""
+    prepared = server.prepared
+    status, body = http(
+        server.base + prepared["token_path"],
+        urllib.parse.urlencode(
+            {"grant_type": "client_credentials", "scope": prepared["scope"]}
+        ).encode(),
+        {"Authorization": basic_auth(prepared["client_id"], prepared["client_secret"])},
+    )
+    if status != 200:
+        raise RuntimeError(f"{server.name}: token request answered {status}: {body!r}")
+    server.bearer = json.loads(body)["access_token"]
+    bearer = {"Authorization": f"Bearer {server.bearer}"}
+    unknown = {"Authorization": "Bearer not-a-token"}
+    checks = {
+        "with token": http(f"{server.base}/bench/items/", headers=bearer)[0],
+        "with an unknown token": http(f"{server.base}/bench/items/", headers=unknown)[0],
+    }
+    if checks != {"with token": 200, "with an unknown token": 401}:
+        raise RuntimeError(f"{server.name}: protected view answered {checks}")
+
+
 def run_database(db: str, args: argparse.Namespace, stamp: str) -> str:
     workdir = RESULTS / f"work-{stamp}-{db}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -443,74 +580,18 @@ def run_database(db: str, args: argparse.Namespace, stamp: str) -> str:
     cold_tokens = args.cold_tokens or max(2000, int(args.cold_rate * args.duration * args.rounds))
     try:
         for name in args.configs:
-            env = {
-                key: value
-                for key, value in os.environ.items()
-                if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-            }
-            env.update(
-                DJANGO_SETTINGS_MODULE=CONFIGS[name]["settings"],
-                DJANGO_DEBUG="0",
-                DATABASE_CONN_MAX_AGE=str(args.conn_max_age),
-                PYTHONDONTWRITEBYTECODE="1",
-            )
-            if db == "postgres":
-                database = f"bench_{name.replace('-', '_')}"
+            database = f"bench_{name.replace('-', '_')}" if db == "postgres" else None
+            if database:
                 create_pg_database(database)
                 pg_databases.append(database)
-                env["DATABASE_URL"] = f"{PG_URL}/{database}"
-            else:
-                env["DATABASE_URL"] = f"sqlite:///{workdir / (name + '.sqlite3')}"
-            if cache == "redis" and name == "source_oauth":
-                env["REDIS_URL"] = redis_url
-            log(f"{db}: preparing {name} ({cold_tokens} cold tokens)")
-            completed = subprocess.run(
-                [
-                    str(PYTHON),
-                    "-m",
-                    "bench.prepare",
-                    name,
-                    str(workdir),
-                    f"cold={cold_tokens}",
-                    f"warmup={max(200, int(args.cold_rate * args.warmup * args.rounds))}",
-                    f"profile={cold_tokens if args.profile and name == 'source_oauth' else 0}",
-                ],
-                env=env,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            if completed.returncode != 0:
-                raise RuntimeError(f"prepare {name} failed:\n{completed.stderr}")
-            server = Server(name, env, workdir)
-            server.prepared = json.loads(completed.stdout.strip().splitlines()[-1])
-            servers[name] = server
+            env = server_env(name, db, workdir, args, redis_url if cache == "redis" else None)
+            servers[name] = prepare_server(name, env, workdir, args, cold_tokens)
 
         for server in servers.values():
             server.start(args.workers)
         for server in servers.values():
             server.wait_ready()
-            prepared = server.prepared
-            status, body = http(
-                server.base + prepared["token_path"],
-                urllib.parse.urlencode(
-                    {"grant_type": "client_credentials", "scope": prepared["scope"]}
-                ).encode(),
-                {"Authorization": basic_auth(prepared["client_id"], prepared["client_secret"])},
-            )
-            if status != 200:
-                raise RuntimeError(f"{server.name}: token request answered {status}: {body!r}")
-            server.bearer = json.loads(body)["access_token"]
-            bearer = {"Authorization": f"Bearer {server.bearer}"}
-            unknown = {"Authorization": "Bearer not-a-token"}
-            checks = {
-                "with token": http(f"{server.base}/bench/items/", headers=bearer)[0],
-                "with an unknown token": http(f"{server.base}/bench/items/", headers=unknown)[0],
-            }
-            if checks != {"with token": 200, "with an unknown token": 401}:
-                raise RuntimeError(f"{server.name}: protected view answered {checks}")
+            check_server(server)
         log(f"{db}: servers up: " + ", ".join(f"{s.name} :{s.port}" for s in servers.values()))
 
         runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -861,6 +942,31 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="py-spy a source_oauth worker")
     parser.add_argument("--keep", action="store_true", help="keep databases and work files")
+    issue16 = parser.add_argument_group("issue 16 (PostgreSQL; see bench/scale.py)")
+    issue16.add_argument(
+        "--rows",
+        metavar="N[,N...]",
+        help="preload N access tokens (and refresh tokens, grants, redeemed codes, audit "
+        "events in proportion) and measure source_oauth at each size, e.g. 10k,1M",
+    )
+    issue16.add_argument(
+        "--no-cleanup",
+        action="store_true",
+        help="with --rows: skip clear_expired_oauth under load",
+    )
+    issue16.add_argument(
+        "--peer",
+        choices=["oidc-provider"],
+        help="measure node oidc-provider (bench/peer/) and stock DOT beside source_oauth",
+    )
+    issue16.add_argument(
+        "--soak",
+        type=int,
+        nargs="?",
+        const=600,
+        metavar="SECONDS",
+        help="a mixed load for SECONDS (600 if no value): errors, RSS, Redis memory",
+    )
     args = parser.parse_args()
 
     def terminate(signum: int, frame: Any) -> None:
@@ -871,6 +977,12 @@ def main() -> None:
 
     stamp = os.environ.get("BENCH_RUN") or dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     RESULTS.mkdir(exist_ok=True)
+    if args.rows or args.peer or args.soak:
+        sys.path.insert(0, str(ROOT))
+        from bench.scale import run_scale
+
+        print(run_scale(args, stamp))
+        return
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     reports = [run_database(db, args, stamp) for db in databases]
     print("\n\n".join(reports))

@@ -8,6 +8,9 @@
 --                  is sent twice until the file is used up; "wraps" counts the
 --                  times a thread started over)
 --   BENCH_OFFSET   how many tokens of the file earlier runs used (skipped)
+--   BENCH_TOKEN_FIELD  if set, each token goes in the form body as this field
+--                  (introspection, revocation, refresh), after BENCH_BODY and
+--                  "&" if any, instead of a bearer header
 --   BENCH_THREADS  wrk's -t, to interleave the tokens
 --
 -- done() prints one line "BENCH {json}" that bench/run.py reads.
@@ -16,9 +19,13 @@ local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
 local auth = os.getenv("BENCH_AUTH")
 local tokens_file = os.getenv("BENCH_TOKENS")
+local token_field = os.getenv("BENCH_TOKEN_FIELD")
+if token_field == "" then
+   token_field = nil
+end
 
 wrk.method = method
-if body and body ~= "" then
+if (body and body ~= "") or token_field then
    wrk.body = body
    wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 end
@@ -59,6 +66,11 @@ if tokens_file and tokens_file ~= "" then
       local token = tokens[position]
       position = position + stride
       issued = issued + 1
+      if token_field then
+         -- wrk.headers (Basic client authentication, Content-Type) as set above
+         local prefix = (body and body ~= "") and (body .. "&") or ""
+         return wrk.format(nil, nil, nil, prefix .. token_field .. "=" .. token)
+      end
       return wrk.format(nil, nil, { Authorization = "Bearer " .. token })
    end
 end
