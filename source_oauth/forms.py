@@ -62,10 +62,10 @@ HELP_TEXTS = {
     ),
     "require_pkce": _(
         "Always on for public clients. Turning it off lets this confidential client use the "
-        "authorization code flow without PKCE, with its secret alone (as the product's example "
-        "request does); it then loses PKCE's protection against a stolen or injected "
-        "authorization code (RFC 9700 §2.1.1). Leave it on unless the client cannot send a "
-        "code challenge."
+        "authorization code flow without PKCE, with its secret alone (the plain flow some "
+        "server-side apps use); it then loses PKCE's protection against a stolen or "
+        "injected authorization code (RFC 9700 §2.1.1). Leave it on unless the client "
+        "cannot send a code challenge."
     ),
     "third_party": _(
         "Whether the client is developed by a third party. Users must approve the scopes a "

@@ -14,8 +14,10 @@ MAX_BATCH_SIZE = 10_000
 
 class Command(BaseCommand):
     help = (
-        "Delete expired tokens, grants, used-code records, remembered consents and old audit "
-        "events, in small batches. Safe to run from cron on several hosts at once."
+        "Delete expired access, refresh and ID tokens, grants, used-code records, remembered "
+        "consents, records of revoked tokens and old audit events, in small batches. Safe to "
+        "run from cron on several hosts at once: a run that finds another one running does "
+        "nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,7 +41,11 @@ class Command(BaseCommand):
                 "token that this run would delete are not counted."
             ),
         )
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help=f'The database (DATABASES alias) to clean (default "{DEFAULT_DB_ALIAS}").',
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object only.")
 
     def handle(self, *args: Any, **options: Any) -> None:
