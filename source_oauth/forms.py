@@ -17,6 +17,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.forms import ApplicationForm
+from oauth2_provider.settings import oauth2_settings
 
 from .models import ApiClient, ImageStyle, Scope
 from .validation import redirect_uri_errors
@@ -214,7 +215,27 @@ class ApiClientForm(ApplicationForm):
                     "Client”). To replace a secret, use “Regenerate secret”."
                 ),
             )
+        self._check_signing_key(cleaned.get("algorithm"))
         return cleaned
+
+    def _check_signing_key(self, algorithm: str | None) -> None:
+        """A newly chosen ID token algorithm needs a key, or sign-in would end in a 503."""
+        if not algorithm or "algorithm" not in self.changed_data:
+            return
+        if not oauth2_settings.OIDC_ENABLED:
+            return
+        from .oidc.keys import available_algorithms
+
+        if algorithm not in available_algorithms():
+            self.add_error(
+                "algorithm",
+                _(
+                    "No %(algorithm)s key signs ID tokens yet: this client's sign-ins would "
+                    "fail. Run “python manage.py oidc_keys generate --algorithm %(algorithm)s” "
+                    "first, or keep the algorithm the server has a key for."
+                )
+                % {"algorithm": algorithm},
+            )
 
     def _post_clean(self) -> None:
         # The model's rule "a public client cannot have a secret" is checked in

@@ -437,3 +437,21 @@ def test_a_token_without_refresh_token_revoked_in_the_admin_is_remembered_and_re
     assert RevokedAccessToken.objects.get().token_checksum == token.token_checksum
     revoked = admin_client.get(url, {"status": "revoked"}).content.decode()
     assert f"{token.token_checksum[:8]}…" in revoked
+
+
+def test_an_id_token_algorithm_without_a_key_is_a_form_error(admin_client):
+    data = form_data(
+        name="Partner",
+        grant_types=[GT.AUTHORIZATION_CODE],
+        redirect_uris="https://partner.example.com/cb",
+        algorithm="ES256",
+    )
+    response = admin_client.post(reverse(ADD), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["algorithm"]
+    assert "oidc_keys generate --algorithm ES256" in errors[0]
+    assert not ApiClient.objects.filter(name="Partner").exists()
+
+    call_command("oidc_keys", "generate", "--algorithm", "ES256", stdout=StringIO())
+    assert admin_client.post(reverse(ADD), data).status_code == 302
+    assert ApiClient.objects.get(name="Partner").algorithm == "ES256"
