@@ -20,6 +20,7 @@ from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.settings import oauth2_settings
 
 from .models import ApiClient, ImageStyle, Scope
+from .oidc.models import SigningAlgorithm
 from .validation import redirect_uri_errors
 
 
@@ -220,7 +221,10 @@ class ApiClientForm(ApplicationForm):
 
     def _check_signing_key(self, algorithm: str | None) -> None:
         """A newly chosen ID token algorithm needs a key, or sign-in would end in a 503."""
-        if not algorithm or "algorithm" not in self.changed_data:
+        # RS256, the default, is the system check's business (source_oauth.W008).
+        if not algorithm or algorithm == SigningAlgorithm.RS256:
+            return
+        if "algorithm" not in self.changed_data:
             return
         if not oauth2_settings.OIDC_ENABLED:
             return
