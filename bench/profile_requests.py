@@ -2,7 +2,7 @@
 
     bash bench/run.sh --db sqlite --profile        # py-spy on a live worker, in the report
     DJANGO_SETTINGS_MODULE=bench.source_settings .venv/bin/python -m bench.profile_requests
-    .venv/bin/python -m bench.profile_requests --cache redis-process --redis-url redis://127.0.0.1:6379/13
+    .venv/bin/python -m bench.profile_requests --cache redis-process
 
 Prepares a fresh SQLite database (``bench.prepare``), then for each scenario
 runs N requests through Django's WSGI handler, with the environ gunicorn
@@ -48,7 +48,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--scenarios", nargs="+", default=["token", "warm", "cold", "public"])
     parser.add_argument("--cache", choices=CACHES, default="locmem")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/14", help="flushed (bench/run.py's database)"
+    )
     parser.add_argument("--no-profile", action="store_true", help="timings only, no cProfile")
     parser.add_argument("--dump", type=Path, help="also save each scenario's profile here")
     args = parser.parse_args()
