@@ -104,7 +104,8 @@ class HasScopes(BasePermission):
                 "method": request.method
             }
             return _deny(request, self, _Denial(detail))
-        missing = tuple(scope for scope in required if scope not in granted_scopes(request))
+        granted = granted_scopes(request)  # once: without a token, it is a cache lookup
+        missing = tuple(scope for scope in required if scope not in granted)
         if not missing:
             return True
         detail = ngettext(

@@ -47,11 +47,13 @@ def get_access_token(token_checksum: str) -> Any:
             .first()
         )
 
+    seconds = conf.TOKEN_CACHE_SECONDS  # read once: every protected request comes here
+
     def timeout(token: Any) -> int:
         remaining = int((token.expires - timezone.now()).total_seconds())
-        return min(conf.TOKEN_CACHE_SECONDS, remaining)
+        return min(seconds, remaining)
 
-    return shared.fetch(key(token_checksum), load, timeout if conf.TOKEN_CACHE_SECONDS else 0)
+    return shared.fetch(key(token_checksum), load, timeout if seconds else 0)
 
 
 def forget(checksums: Iterable[str]) -> None:
