@@ -51,6 +51,9 @@ RECOMMENDED: dict[str, Any] = {
 OAUTH2_PROVIDER: dict[str, Any] = {
     **REQUIRED,
     **RECOMMENDED,
+    # oauthlib's token format from one randomness read instead of 30 (source_oauth.tokens).
+    "ACCESS_TOKEN_GENERATOR": "source_oauth.tokens.generate_token",
+    "REFRESH_TOKEN_GENERATOR": "source_oauth.tokens.generate_token",
     # Lifetimes: short access tokens, refresh tokens that die 30 days after disuse.
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
     "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,

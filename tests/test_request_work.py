@@ -267,3 +267,10 @@ def test_token_response_is_json_with_the_new_value(client):
     body = json.loads(token_request(client, api_client, secret).content)
     assert body["token_type"] == "Bearer"
     assert len(body["access_token"]) == 30
+
+
+def test_the_server_issues_tokens_from_this_generator():
+    from oauth2_provider.settings import oauth2_settings
+
+    assert oauth2_settings.ACCESS_TOKEN_GENERATOR is tokens.generate_token
+    assert oauth2_settings.REFRESH_TOKEN_GENERATOR is tokens.generate_token
