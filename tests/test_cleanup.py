@@ -301,6 +301,11 @@ def test_a_run_while_another_holds_the_lock_does_nothing(world):
     reason="two runs at once need two connections to one database: PostgreSQL",
 )
 def test_two_runs_at_once_delete_each_row_once(transactional_db, user):
+    from django.apps import apps
+
+    from source_oauth.catalog import ensure_catalog
+
+    ensure_catalog(apps)  # a transactional test starts from empty tables
     client, _ = new_client("Race")
     past = timezone.now() - DAY
     AccessToken.objects.bulk_create(
