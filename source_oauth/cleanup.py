@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from oauth2_provider.models import (
@@ -240,6 +241,12 @@ def _delete_by_key(model: type, keys: list[Any], using: str) -> int:
         return cursor.rowcount
 
 
+def lock_path(connection: BaseDatabaseWrapper) -> str:
+    """The file whose ``flock`` is the cleanup's lock on a database other than PostgreSQL."""
+    digest = hashlib.sha256(str(connection.settings_dict["NAME"]).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"source_oauth-cleanup-{digest}.lock")
+
+
 @contextmanager
 def exclusive(using: str = "default") -> Iterator[bool]:
     """Hold the cleanup's lock for the block; yield whether this run got it.
@@ -261,10 +268,7 @@ def exclusive(using: str = "default") -> Iterator[bool]:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK])
         return
-    name = str(connection.settings_dict["NAME"])
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    path = os.path.join(tempfile.gettempdir(), f"source_oauth-cleanup-{digest}.lock")
-    with open(path, "a") as lock_file:
+    with open(lock_path(connection), "a") as lock_file:
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

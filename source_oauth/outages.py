@@ -150,28 +150,24 @@ def unavailable_page() -> HttpResponse:
 
 def json_when_database_down(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Answer a view's (or any response function's) database outage with the JSON 503."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(*args, **kwargs)
-        except DATABASE_ERRORS as error:
-            database.failed(error)
-            return unavailable_json()
-
-    return wrapper
+    return _answering_outage(view, unavailable_json)
 
 
 def page_when_database_down(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Answer a page's database outage with the human 503 page."""
+    return _answering_outage(view, unavailable_page)
 
+
+def _answering_outage(
+    view: Callable[..., HttpResponse], answer: Callable[[], HttpResponse]
+) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(*args, **kwargs)
         except DATABASE_ERRORS as error:
             database.failed(error)
-            return unavailable_page()
+            return answer()
 
     return wrapper
 

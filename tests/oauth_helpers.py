@@ -16,6 +16,11 @@ from source_oauth.models import ApiClient
 REDIRECT_URI = "https://app.example.com/callback"
 
 
+def basic(client_id: str, secret: str) -> str:
+    """An ``Authorization`` header value for HTTP Basic client authentication (RFC 6749 §2.3.1)."""
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
 def new_client(name="Test app", **settings):
     """Create an API client through the same service the admin and commands use."""
     settings.setdefault("grant_types", [ApiClient.GrantType.CLIENT_CREDENTIALS])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from datetime import timedelta
 
@@ -22,7 +21,7 @@ from oauth2_provider.models import (
 from source_oauth.dot_settings import OAUTH2_PROVIDER
 from source_oauth.models import ApiClient, AuditEvent, ImageStyle, Scope
 from source_oauth.secrets import hash_secret
-from tests.oauth_helpers import new_client
+from tests.oauth_helpers import basic, new_client
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
@@ -66,10 +65,6 @@ def form_data(**overrides):
 def secret_on(page: str) -> str | None:
     match = SECRET_RE.search(page)
     return match.group(1) if match else None
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 def row_of(page: str, text: str) -> str:

@@ -19,10 +19,9 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from source_oauth.admin import one_time
 from source_oauth.models import ApiClient, AuditEvent, RevokedAccessToken, Scope
-from tests.oauth_helpers import new_client
+from tests.oauth_helpers import basic, new_client
 from tests.test_admin import (
     ADD,
-    basic,
     change_url,
     form_data,
     make_tokens,

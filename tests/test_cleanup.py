@@ -7,10 +7,8 @@ once hold the lock from a second connection, as a second host would.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
-import tempfile
 import threading
 from datetime import timedelta
 from io import StringIO
@@ -267,10 +265,7 @@ def _hold_lock_elsewhere():
             other.close()
 
         return release
-    name = str(connection.settings_dict["NAME"])
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    path = os.path.join(tempfile.gettempdir(), f"source_oauth-cleanup-{digest}.lock")
-    handle = open(path, "a")  # noqa: SIM115 (held until release)
+    handle = open(cleanup.lock_path(connection), "a")  # noqa: SIM115 (held until release)
     fcntl.flock(handle, fcntl.LOCK_EX)
 
     def release():

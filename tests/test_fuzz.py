@@ -45,7 +45,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 from source_oauth.models import ApiClient, AuditEvent, RedeemedCode
 from source_oauth.validator import checksum
-from tests.oauth_helpers import REDIRECT_URI, new_client, pkce_pair, web_client
+from tests.oauth_helpers import REDIRECT_URI, basic, new_client, pkce_pair, web_client
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -208,10 +208,6 @@ def clear_cache() -> None:
     """Failed client authentications are rate limited: each example starts afresh."""
     for cache in caches.all():
         cache.clear()
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 def resolve(value, values: dict[str, str]):

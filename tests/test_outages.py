@@ -8,7 +8,6 @@ through ``connection.execute_wrapper``. Real processes killed and restarted:
 
 from __future__ import annotations
 
-import base64
 import logging
 
 import pytest
@@ -29,7 +28,7 @@ from source_oauth.cache.process import ProcessCache
 from source_oauth.models import AuditEvent
 from source_oauth.validator import checksum
 from tests.conftest import REDIS_URL
-from tests.oauth_helpers import REDIRECT_URI, new_client, pkce_pair, web_client
+from tests.oauth_helpers import REDIRECT_URI, basic, new_client, pkce_pair, web_client
 from tests.own_services import wait_until
 from tests.test_token_cache import issue
 
@@ -87,10 +86,6 @@ def live_redis_cache(settings):
     caches["default"].clear()
     yield server
     caches["default"].clear()
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 def token_request(client, api_client, secret, **headers):

@@ -8,14 +8,16 @@ autocommit mode, so DOT's ``atomic()`` is a real transaction, not the
 SAVEPOINT it becomes inside a test-case transaction.
 """
 
-import base64
+from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.oauth_helpers import new_client
+from tests.oauth_helpers import basic, new_client
+
+FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture(autouse=True)
@@ -28,42 +30,45 @@ def setup(transactional_db):
     cache.clear()
 
 
-def basic(client_id, secret):
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
-def token_request(client, api_client, secret, scope="content:read"):
+def token_request(client, api_client, secret, scope="content:read", urlencoded=False):
+    data = {"grant_type": "client_credentials", "scope": scope}
+    # The test client's default is multipart; a load generator sends URL-encoded bodies.
+    body = {"data": urlencode(data), "content_type": FORM} if urlencoded else {"data": data}
     return client.post(
-        "/oauth/token",
-        {"grant_type": "client_credentials", "scope": scope},
-        HTTP_AUTHORIZATION=basic(api_client.client_id, secret),
+        "/oauth/token", **body, HTTP_AUTHORIZATION=basic(api_client.client_id, secret)
     )
 
 
-def test_client_credentials_token_request_costs_one_statement_warm(client):
+ENCODINGS = pytest.mark.parametrize("urlencoded", [False, True], ids=["multipart", "urlencoded"])
+
+
+@ENCODINGS
+def test_client_credentials_token_request_costs_one_statement_warm(client, urlencoded):
     api_client, secret = new_client(scopes=["content:read", "content:write"])
     cache.clear()  # as if the client had been created a while ago (see shared_cache)
-    token_request(client, api_client, secret)  # loads the client into its cache
+    token_request(client, api_client, secret, urlencoded=urlencoded)  # caches the client
     with CaptureQueriesContext(connection) as queries:
-        response = token_request(client, api_client, secret)
+        response = token_request(client, api_client, secret, urlencoded=urlencoded)
     assert response.status_code == 200
     statements = [q["sql"] for q in queries.captured_queries]
     # The new access token; no client lookup, no transaction statements.
     assert len(statements) == 1, statements
-    assert statements[0].startswith("INSERT")
+    assert statements[0].startswith('INSERT INTO "oauth2_provider_accesstoken"')
 
 
-def test_client_credentials_token_request_costs_three_statements_cold(client):
+@ENCODINGS
+def test_client_credentials_token_request_costs_three_statements_cold(client, urlencoded):
     api_client, secret = new_client(scopes=["content:read", "content:write"])
     cache.clear()
     token_request(client, api_client, secret, scope="content:write")  # warms up the process
     cache.clear()
     with CaptureQueriesContext(connection) as queries:
-        response = token_request(client, api_client, secret)
+        response = token_request(client, api_client, secret, urlencoded=urlencoded)
     assert response.status_code == 200
     statements = [q["sql"] for q in queries.captured_queries]
     # The client, its allowed scopes, the new access token; no transaction statements.
     assert len(statements) == 3, statements
+    assert "source_oauth_apiclient" in statements[0]
     assert statements[2].startswith("INSERT")
 
 

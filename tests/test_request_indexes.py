@@ -11,7 +11,6 @@ the statement, whatever the planner picks for a test's few rows.
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 
 import pytest
@@ -33,7 +32,7 @@ from source_oauth.models import (
     RevokedAccessToken,
 )
 
-from .oauth_helpers import REDIRECT_URI, new_client, pkce_pair, web_client
+from .oauth_helpers import REDIRECT_URI, basic, new_client, pkce_pair, web_client
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -57,10 +56,6 @@ GROWING_TABLES = [
 @pytest.fixture(autouse=True)
 def _catalog(catalog):
     cache.clear()
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 def full_scans(statements: list[str]) -> list[tuple[str, str]]:
@@ -134,16 +129,20 @@ def test_code_redemption_and_refresh_use_indexes(client, user):
     api_client, secret = web_client()
     auth = basic(api_client.client_id, secret)
     verifier, challenge = pkce_pair()
-    Grant.objects.create(
-        application=api_client,
-        user=user,
-        code="the-code",
-        expires=timezone.now() + timedelta(minutes=1),
-        redirect_uri=REDIRECT_URI,
-        scope="content:read",
-        code_challenge=challenge,
-        code_challenge_method="S256",
-    )
+
+    def grant(code: str) -> None:
+        Grant.objects.create(
+            application=api_client,
+            user=user,
+            code=code,
+            expires=timezone.now() + timedelta(minutes=1),
+            redirect_uri=REDIRECT_URI,
+            scope="content:read",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+
+    grant("the-code")
 
     def redeem(code="the-code"):
         return client.post(
@@ -163,16 +162,7 @@ def test_code_redemption_and_refresh_use_indexes(client, user):
     assert refresh_token.revoked is None
 
     # The refresh token's value is not stored: take it from a second, fresh redemption.
-    Grant.objects.create(
-        application=api_client,
-        user=user,
-        code="another-code",
-        expires=timezone.now() + timedelta(minutes=1),
-        redirect_uri=REDIRECT_URI,
-        scope="content:read",
-        code_challenge=challenge,
-        code_challenge_method="S256",
-    )
+    grant("another-code")
     issued = redeem("another-code").json()
 
     def refresh():

@@ -7,7 +7,6 @@ Never a timing here: counts of statements, of calls, of reads.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections import Counter
@@ -31,7 +30,7 @@ from source_oauth import permissions, tokens
 from source_oauth.authentication import BearerAuthentication
 from source_oauth.permissions import HasScopes
 from source_oauth.scopes import all_scopes
-from tests.oauth_helpers import new_client
+from tests.oauth_helpers import basic, new_client
 
 AccessToken = get_access_token_model()
 ITEMS = [{"id": 1, "title": "Item 1"}]
@@ -71,10 +70,6 @@ def setup(transactional_db):
     all_scopes()  # the scope catalogue has its own cache entry, loaded once per process
 
 
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
 def token_request(client, api_client, secret):
     # As a load generator sends it: URL-encoded, credentials in HTTP Basic.
     return client.post(
@@ -102,36 +97,7 @@ def get(client, url: str, raw: str | None = None):
     return client.get(url, **headers)
 
 
-# --- token issuance ---------------------------------------------------------------
-
-
-def test_issuance_with_the_client_cached_is_one_insert(client):
-    api_client, secret = new_client()
-    cache.clear()  # its creation left tombstones (cache.shared): as if created a while ago
-    assert token_request(client, api_client, secret).status_code == 200  # caches the client
-    with CaptureQueriesContext(connection) as queries:
-        response = token_request(client, api_client, secret)
-    assert response.status_code == 200
-    statements = [query["sql"] for query in queries.captured_queries]
-    assert len(statements) == 1, statements
-    assert statements[0].startswith('INSERT INTO "oauth2_provider_accesstoken"')
-
-
-def test_issuance_with_the_client_not_cached_is_three_statements(client):
-    api_client, secret = new_client()
-    token_request(client, api_client, secret)
-    cache.clear()
-    with CaptureQueriesContext(connection) as queries:
-        response = token_request(client, api_client, secret)
-    assert response.status_code == 200
-    statements = [query["sql"] for query in queries.captured_queries]
-    # The client, its allowed scopes, the INSERT; no BEGIN/COMMIT around one statement.
-    assert len(statements) == 3, statements
-    assert "source_oauth_apiclient" in statements[0]
-    assert statements[2].startswith("INSERT")
-
-
-# --- protected GET ----------------------------------------------------------------
+# --- protected GET (token issuance's statements: tests/test_query_counts.py) ----------
 
 
 def test_warm_protected_get_is_free_and_a_cold_one_is_one_select(client):
