@@ -7,8 +7,11 @@ README's come from here.
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
 import requests
+from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from source_oauth.models import ApiClient
@@ -210,6 +213,43 @@ def test_settings_errors_and_warnings_are_shown_on_the_form(server, logged_in):
     expect(messages.locator(".warning")).to_contain_text("has no allowed scopes")
     client = ApiClient.objects.get(name="Web app")
     assert not client.confidential and client.require_pkce
+
+
+def test_an_id_token_algorithm_without_a_key_is_refused_on_the_form(server, logged_in):
+    page = logged_in
+    open_add_form(page)
+    page.get_by_role("textbox", name="Name").fill("Partner")
+    page.get_by_label("Authorization code").check()
+    page.get_by_label("Redirect URIs").fill("https://partner.example.com/cb")
+    page.get_by_label("ID token signing algorithm").select_option("ES256")
+    save(page)
+    expect(page.locator(".field-algorithm .errorlist")).to_contain_text(
+        "oidc_keys generate --algorithm ES256"
+    )
+    assert not ApiClient.objects.filter(name="Partner").exists()
+
+    call_command("oidc_keys", "generate", "--algorithm", "ES256", stdout=StringIO())
+    save(page)  # the form kept what was typed; now there is a key
+    expect(page.locator(".messagelist")).to_contain_text("Partner")
+    assert ApiClient.objects.get(name="Partner").algorithm == "ES256"
+
+
+def test_a_token_revoked_in_the_admin_is_refused_at_once(server, logged_in):
+    api_client, secret = new_client("Backend")
+    token = token_response(server, api_client.client_id, secret).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert requests.get(f"{server}/api/articles/", headers=bearer).status_code == 200  # cached
+
+    page = logged_in
+    page.goto(f"{server}/admin/source_oauth/accesstoken/")
+    page.locator("input[name=_selected_action]").first.check()
+    page.get_by_role("combobox", name="Action").select_option(label="Revoke selected access tokens")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator(".messagelist")).to_contain_text("Revoked 1 access token.")
+
+    assert requests.get(f"{server}/api/articles/", headers=bearer).status_code == 401
+    page.goto(f"{server}/admin/source_oauth/accesstoken/?status=revoked")
+    expect(page.locator("#result_list")).to_contain_text("Backend")
 
 
 def test_the_default_clients_delete_page_explains(server, logged_in):
