@@ -389,8 +389,8 @@ def wrk(
 ) -> dict[str, Any]:
     """One wrk run, with the CPU time the server, wrk and everything else used meanwhile."""
     command, env, use = wrk_command(server, scenario, duration, args, tokens)
-    pids = [server.process.pid, *server.workers(), *server.backends()]
-    server_before = sum(cpu_ticks(pid) for pid in pids)
+    groups = {"python": [server.process.pid, *server.workers()], "services": server.backends()}
+    parts_before = {name: sum(cpu_ticks(pid) for pid in group) for name, group in groups.items()}
     busy_before = machine_busy_ticks()
     own_before = os.times()
     started = time.monotonic()
@@ -400,7 +400,11 @@ def wrk(
     elapsed = time.monotonic() - started
     own_after = os.times()
     busy = machine_busy_ticks() - busy_before
-    server_cpu = sum(cpu_ticks(pid) for pid in pids) - server_before
+    spent = {
+        name: sum(cpu_ticks(pid) for pid in group) - parts_before[name]
+        for name, group in groups.items()
+    }
+    server_cpu = sum(spent.values())
     ours = (
         own_after.user
         + own_after.system
@@ -416,6 +420,11 @@ def wrk(
     if scenario in TOKEN_FILE_SCENARIOS:
         server.offsets[use] = server.offsets.get(use, 0) + result["issued"] + args.threads
     result["cpu_ms"] = 1000 * server_cpu / CLOCK_TICKS / max(result["requests"], 1)
+    # Where it went: the gunicorn processes, and the PostgreSQL backends with Redis.
+    result["cpu_ms_parts"] = {
+        name: 1000 * ticks / CLOCK_TICKS / max(result["requests"], 1)
+        for name, ticks in spent.items()
+    }
     foreign = max(busy - server_cpu - ours, 0)
     result["foreign_pct"] = 100 * foreign / CLOCK_TICKS / (elapsed * (os.cpu_count() or 1))
     return result

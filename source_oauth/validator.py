@@ -31,6 +31,7 @@ from .conf import conf
 from .lifetimes import ClientLifetimesMixin
 from .models import ApiClient, RedeemedCode
 from .oidc.validator import OpenIDConnectValidatorMixin
+from .revocations import revoked_meanwhile
 from .scopes import all_scopes
 from .secrets import check_secret
 
@@ -373,14 +374,12 @@ class SourceOAuth2Validator(ClientLifetimesMixin, OpenIDConnectValidatorMixin, O
         self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any
     ) -> None:
         """RFC 7009 revocation by the client the token belongs to, recorded in the audit trail."""
-        lookup = {"token_checksum": checksum(token), "application": request.client}
-        kinds = []
-        if AccessToken.objects.filter(**lookup).exists():
-            kinds.append("access_token")
-        if RefreshToken.objects.filter(**lookup, revoked=None).exists():
-            kinds.append("refresh_token")
-        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        with revoked_meanwhile() as kinds:
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)
         if kinds:
             audit.record(
-                audit.Action.TOKEN_REVOKED, request.client, actor=request.client, tokens=kinds
+                audit.Action.TOKEN_REVOKED,
+                request.client,
+                actor=request.client,
+                tokens=[kind for kind in ("access_token", "refresh_token") if kind in kinds],
             )

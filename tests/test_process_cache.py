@@ -110,6 +110,41 @@ def test_copies_expire(two_processes, settings):
     assert first.get("source_oauth:token:abc") is None
 
 
+def test_each_read_is_a_copy_of_its_own(two_processes, db, user):
+    """What one request does to the token it read never reaches the next request."""
+    first, _ = two_processes
+    api_client, _ = new_client()
+    raw = issue(api_client, user, scope="user:profile")
+    stored = token_cache.AccessToken.objects.select_related("application", "user").get(
+        token_checksum=checksum(raw)
+    )
+    stored.resource = ["https://api.example.com/"]
+    first.put("source_oauth:token:x", stored)
+
+    one = first.get("source_oauth:token:x")
+    one.scope = "changed"
+    one.resource.append("https://elsewhere.example/")
+    one.user.first_name = "changed"
+    one.application.grant_types.append("password")
+    one.user._perm_cache = {"app.everything"}
+
+    two = first.get("source_oauth:token:x")
+    assert (two.pk, two.scope, two.resource) == (stored.pk, "user:profile", stored.resource)
+    assert two.user is not one.user and two.user.first_name == user.first_name
+    assert not hasattr(two.user, "_perm_cache")
+    assert two.application.grant_types == stored.application.grant_types
+    assert two._state.fields_cache["application"] is two.application
+    assert two._state.adding is False and two._state.db == "default"
+    two.save(update_fields=["scope"])  # a working model instance, as unpickled
+
+
+def test_values_other_than_rows_are_copies_too(two_processes):
+    first, _ = two_processes
+    first.put("source_oauth:scopes", {"content:read": "Read content"})
+    first.get("source_oauth:scopes")["content:read"] = "changed"
+    assert first.get("source_oauth:scopes") == {"content:read": "Read content"}
+
+
 def test_a_warm_protected_request_needs_no_cache_round_trip(enabled, client, catalog, user):
     api_client, _ = new_client(scopes=["user:profile"])
     raw = issue(api_client, user, scope="user:profile")

@@ -82,3 +82,35 @@ def test_failed_client_authentication_costs_two_statements(client):
         )
     assert response.status_code == 401
     assert len(queries.captured_queries) == 2
+
+
+def test_revoking_an_access_token_costs_what_dot_needs_and_two_records(client):
+    """The token is looked up once, by DOT: which kinds were revoked comes from its signals."""
+    api_client, secret = new_client(scopes=["content:read"])
+    cache.clear()  # as if the client had been created a while ago (see shared_cache)
+    token = token_request(client, api_client, secret).json()["access_token"]  # caches it
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/oauth/revoke",
+            data=urlencode({"token": token}),
+            content_type=FORM,
+            HTTP_AUTHORIZATION=basic(api_client.client_id, secret),
+        )
+    assert response.status_code == 200
+    statements = [q["sql"].split(" WHERE ")[0] for q in queries.captured_queries]
+    assert [sql.split()[0] for sql in statements] == [
+        "SELECT",  # DOT: the access token of this client with this checksum
+        "SELECT",  # DOT: its refresh token, if any
+        "BEGIN",  # Django's deletion, one transaction:
+        "UPDATE",  # refresh tokens pointing at it SET_NULL,
+        "DELETE",  # the token deleted (DOT's revocation),
+        "INSERT",  # the revoked token remembered for the admin
+        "COMMIT",
+        "INSERT",  # the audit event
+    ], statements
+    assert '"source_oauth_revokedaccesstoken"' in statements[-3]
+    assert '"source_oauth_auditevent"' in statements[-1]
+    from source_oauth.models import AuditEvent
+
+    event = AuditEvent.objects.get(action=AuditEvent.Action.TOKEN_REVOKED)
+    assert event.detail["tokens"] == ["access_token"]
