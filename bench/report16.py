@@ -15,6 +15,7 @@ from typing import Any
 
 FLAT_TOLERANCE = 0.10  # CPU ms/request at each size within 10 % of the smallest size's
 CLEANUP_P99_RATIO = 2.0
+CLEANUP_GOAL_TOKENS = 1_000_000  # "delete 1 M expired tokens while wrk drives ..."
 TOKEN_CPU_GOAL = 2.0  # ms/request, token issuance (issue 16, item 3)
 PROTECTED_GOALS = [  # item 4: (cache, label, minimum ratio)
     ("process", "each process's copy", 0.95),
@@ -49,16 +50,18 @@ def ms(us: float) -> str:
     return f"{us / 1000:.1f}"
 
 
-def cost(result: dict[str, Any]) -> float:
-    """What the flat-cost goals compare: CPU per request over the public GET's beside it.
+def cost(result: dict[str, Any], in_turns: bool) -> float:
+    """What the flat-cost goals compare.
 
-    A run saved before the public GET was measured beside each scenario has
-    only the CPU time itself.
+    CPU ms/request when the sizes were measured in turns (``bench/scale.py``
+    now): drift hit them alike. Otherwise, one size after the other, the CPU
+    over the public GET's measured beside it, or the CPU alone in a run saved
+    before the public GET was measured.
     """
-    return result.get("relative") or result["cpu_ms"]
+    return result["cpu_ms"] if in_turns else result.get("relative") or result["cpu_ms"]
 
 
-def render_sizes(sizes: list[dict[str, Any]]) -> list[str]:
+def render_sizes(sizes: list[dict[str, Any]], in_turns: bool) -> list[str]:
     lines = [
         "| scenario | access tokens | req/s | p50 ms | p99 ms | CPU ms/req | public GET "
         "CPU ms/req | ÷ public | vs smallest | errors | SQL/req | seq scan of a big table "
@@ -73,7 +76,11 @@ def render_sizes(sizes: list[dict[str, Any]]) -> list[str]:
             if not result:
                 continue
             base = first["results"].get(scenario)
-            change = f"{100 * (cost(result) / cost(base) - 1):+.0f} %" if base else ""
+            change = (
+                f"{100 * (cost(result, in_turns) / cost(base, in_turns) - 1):+.0f} %"
+                if base
+                else ""
+            )
             public = result.get("public", {}).get("cpu_ms")
             relative = result.get("relative")
             seq = sorted({t for p in entry["plans"].get(scenario, []) for t in p["seq_scans"]})
@@ -249,6 +256,7 @@ def render_plans(sizes: list[dict[str, Any]]) -> list[str]:
 def goals(data: dict[str, Any]) -> list[str]:
     lines = ["| goal | measured | target | result |", "| --- | --- | --- | --- |"]
     sizes = data["sizes"]
+    in_turns = bool(data.get("sizes_in_turns"))
     if len(sizes) > 1:
         first = sizes[0]
         for later in sizes[1:]:
@@ -256,13 +264,19 @@ def goals(data: dict[str, Any]) -> list[str]:
                 base, now = first["results"].get(scenario), later["results"].get(scenario)
                 if not base or not now:
                     continue
-                change = cost(now) / cost(base) - 1
-                measure = "CPU ms/req ÷ public GET's" if "relative" in now else "CPU ms/req"
+                change = cost(now, in_turns) / cost(base, in_turns) - 1
+                if in_turns:
+                    measure, also = "CPU ms/req (sizes in turns)", ""
+                    if now.get("relative") and base.get("relative"):
+                        also = f"; ÷ public {now['relative']:.2f} vs {base['relative']:.2f}"
+                else:
+                    measure = "CPU ms/req ÷ public GET's" if "relative" in now else "CPU ms/req"
+                    also = f"; CPU ms/req {now['cpu_ms']:.2f} vs {base['cpu_ms']:.2f}"
                 lines.append(
                     f"| flat cost: {label}, {measure} at {size(later['rows'])} vs "
-                    f"{size(first['rows'])} | {cost(now):.2f} vs {cost(base):.2f} "
-                    f"({100 * change:+.0f} %; CPU ms/req {now['cpu_ms']:.2f} vs "
-                    f"{base['cpu_ms']:.2f}) | within ±{100 * FLAT_TOLERANCE:.0f} % | "
+                    f"{size(first['rows'])} | {cost(now, in_turns):.2f} vs "
+                    f"{cost(base, in_turns):.2f} ({100 * change:+.0f} %{also}) "
+                    f"| within ±{100 * FLAT_TOLERANCE:.0f} % | "
                     f"{verdict(abs(change) <= FLAT_TOLERANCE)} |"
                 )
     for entry in sizes:
@@ -318,11 +332,16 @@ def goals(data: dict[str, Any]) -> list[str]:
         errors = sum(r["errors"] for r in cleanup["during"].values())
         ratio = after / before if before else float("inf")
         ok = ratio < CLEANUP_P99_RATIO and errors == 0 and cleanup["returncode"] == 0
+        tokens = sum(n for table, n in cleanup["deleted"].items() if table.endswith("_tokens"))
+        # The issue's benchmark deletes 1 M expired tokens. A cleanup of a few thousand rows
+        # lasts about as long as the command takes to start, which is what it would measure.
+        goal = tokens >= CLEANUP_GOAL_TOKENS
         lines.append(
-            f"| cleanup under load, {size(entry['rows'])}: issuance p99 during / without, "
-            f"errors | {ms(after)} / {ms(before)} ms = {ratio:.2f}x, {errors} errors, "
-            f"{cleanup['rows_per_second']:.0f} rows/s | < {CLEANUP_P99_RATIO:g}x, 0 errors "
-            f"| {verdict(ok)} |"
+            f"| cleanup under load, {size(entry['rows'])} ({tokens} expired tokens): issuance "
+            f"p99 during / without, errors | {ms(after)} / {ms(before)} ms = {ratio:.2f}x, "
+            f"{errors} errors, {cleanup['rows_per_second']:.0f} rows/s | < "
+            f"{CLEANUP_P99_RATIO:g}x, 0 errors"
+            + (f" | {verdict(ok)} |" if goal else f" with ≥ {size(CLEANUP_GOAL_TOKENS)} | — |")
         )
     if data.get("peer") and sizes:
         for scenario in ("token", "introspect"):
@@ -378,7 +397,7 @@ def render(data: dict[str, Any], args: argparse.Namespace, info: dict[str, str])
     ]
     if data["sizes"]:
         lines += ["#### Cost as the tables grow", ""]
-        lines += render_sizes(data["sizes"]) + [""]
+        lines += render_sizes(data["sizes"], bool(data.get("sizes_in_turns"))) + [""]
     protected = data["sizes"][0].get("protected") if data["sizes"] else None
     if protected:
         lines += ["#### The protected request (item 4)", ""]

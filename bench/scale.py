@@ -39,6 +39,7 @@ PEER_SCENARIOS = ["token", "introspect"]
 DATABASE = "bench_source_oauth"
 PEER_DIR = run.BENCH / "peer"
 PAIR_SECONDS = 2  # one burst of a scenario, or of the public GET beside it
+SETTLE_SECONDS = 120  # at most, after the preloads, for the machine to go quiet
 
 
 def parse_rows(text: str) -> list[int]:
@@ -134,42 +135,45 @@ def measure(
 
 
 def measure_paired(
-    server: run.Server, scenarios: list[str], args: argparse.Namespace, label: str
-) -> dict[str, dict[str, Any]]:
-    """Each scenario in short bursts, each burst next to one of the unauthenticated GET.
+    servers: list[run.Server], scenarios: list[str], args: argparse.Namespace
+) -> list[dict[str, dict[str, Any]]]:
+    """Each scenario on every server in short bursts, each beside a burst of the public GET.
 
     On a shared 2-core machine the speed of the CPU drifts by tens of percent
-    within minutes, more than the 5-10 % the goals of issue 16 allow. The
-    unauthenticated GET of the same view needs no SQL and no token, so its
-    cost does not depend on the tables: measured beside each scenario (their
-    order alternating), it is the baseline the scenario's CPU is divided by
-    (``relative``), and drift hits both alike. ``public`` holds its totals
-    beside each scenario.
+    within minutes, more than the 5-10 % the goals of issue 16 allow. So the
+    sizes are not measured one after the other: every server (one per size,
+    all preloaded first) takes its turn in each round, and beside each of its
+    bursts runs one of the unauthenticated GET of the same view, which needs
+    no SQL and no token (``public``; ``relative`` is the scenario's CPU over
+    it). The order reverses every round. Drift then hits every size alike.
     """
     bursts = max(2, round(args.duration * args.rounds / PAIR_SECONDS))
-    results: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, dict[str, Any]]] = [{} for _ in servers]
     for scenario in scenarios:
         if args.wait_quiet:
-            run.wait_quiet([server], args.wait_quiet)
-        if args.warmup > 0:
-            run.wrk(server, scenario, args.warmup, args, tokens="warmup")
-            run.wrk(server, "public", args.warmup, args)
-        runs: dict[str, list[dict[str, Any]]] = {scenario: [], "public": []}
+            run.wait_quiet(servers, args.wait_quiet)
+        runs: list[dict[str, list[dict[str, Any]]]] = []
+        for server in servers:
+            if args.warmup > 0:
+                run.wrk(server, scenario, args.warmup, args, tokens="warmup")
+                run.wrk(server, "public", args.warmup, args)
+            runs.append({scenario: [], "public": []})
+        turns = [(index, name) for index in range(len(servers)) for name in (scenario, "public")]
         for burst in range(bursts):
-            order = (scenario, "public") if burst % 2 == 0 else ("public", scenario)
-            for name in order:
-                runs[name].append(run.wrk(server, name, PAIR_SECONDS, args))
-        result, public = combine(runs[scenario]), combine(runs["public"])
-        result["public"] = public
-        result["relative"] = result["cpu_ms"] / public["cpu_ms"] if public["cpu_ms"] else None
-        result["rps_vs_public"] = result["rps"] / public["rps"] if public["rps"] else None
-        results[scenario] = result
-        run.log(
-            f"{label}: {scenario:10} {result['rps']:8.1f} req/s  p99 "
-            f"{result['p99_us'] / 1000:7.1f} ms  CPU {result['cpu_ms']:6.2f} ms/req "
-            f"({result['relative'] or 0:.2f}x the public GET's {public['cpu_ms']:.2f})  "
-            f"errors {result['errors']}  others {result['foreign_pct']:.0f}%"
-        )
+            for index, name in turns if burst % 2 == 0 else reversed(turns):
+                runs[index][name].append(run.wrk(servers[index], name, PAIR_SECONDS, args))
+        for server, measured, result in zip(servers, runs, results, strict=True):
+            combined, public = combine(measured[scenario]), combine(measured["public"])
+            combined["public"] = public
+            combined["relative"] = combined["cpu_ms"] / public["cpu_ms"] if public["cpu_ms"] else 0
+            combined["rps_vs_public"] = combined["rps"] / public["rps"] if public["rps"] else 0
+            result[scenario] = combined
+            run.log(
+                f"{server.name}: {scenario:10} {combined['rps']:8.1f} req/s  p99 "
+                f"{combined['p99_us'] / 1000:7.1f} ms  CPU {combined['cpu_ms']:6.2f} ms/req "
+                f"({combined['relative']:.2f}x the public GET's {public['cpu_ms']:.2f})  "
+                f"errors {combined['errors']}  others {combined['foreign_pct']:.0f}%"
+            )
     return results
 
 
@@ -194,41 +198,42 @@ def protected_request(
     server: run.Server, args: argparse.Namespace, workdir: Path
 ) -> dict[str, dict[str, Any]]:
     """Item 4: the warm protected GET beside the public one, with each process's own copy of
-    the token (the example project with Redis) and with only the shared Redis cache."""
-    results = {"process": measure_paired(server, ["warm"], args, "process cache")["warm"]}
+    the token (the example project with Redis) and with only the shared Redis cache; the two
+    servers take turns, as the sizes do."""
     env = {**server.env, "DJANGO_SETTINGS_MODULE": "bench.shared_cache_settings"}
-    shared = run.Server("source_oauth-redis-only", env, workdir)
+    shared = run.Server(f"{server.name}-redis-only", env, workdir)
     shared.prepared, shared.bearer = server.prepared, server.bearer
     try:
         shared.start(args.workers)
         shared.wait_ready()
-        results["redis"] = measure_paired(shared, ["warm"], args, "Redis only")["warm"]
+        process, redis = measure_paired([server, shared], ["warm"], args)
     finally:
         shared.stop()
-    return results
+    return {"process": process["warm"], "redis": redis["warm"]}
 
 
 def cold_token_count(args: argparse.Namespace) -> int:
     return args.cold_tokens or max(2000, int(args.cold_rate * args.duration * args.rounds))
 
 
-def run_source(
-    rows: int,
-    args: argparse.Namespace,
-    workdir: Path,
-    redis_url: str,
-    stack: list,
-    first: bool = False,
-) -> dict[str, Any]:
-    """One size: fresh database, preload, serve, measure, cleanup under load; stopped after.
-
-    ``first``: also the protected request of item 4 (``protected_request``).
-    """
-    run.create_pg_database(DATABASE)
-    env = run.server_env("source_oauth", "postgres", workdir, args, redis_url)
+def prepare_size(
+    rows: int, index: int, args: argparse.Namespace, workdir: Path, stack: list
+) -> run.Server:
+    """A database of its own (``bench_source_oauth_<index>``), preloaded, served; and a Redis
+    database of its own (``--redis-db`` minus ``index``), so that sizes share no cache."""
+    database = f"{DATABASE}_{index}"
+    redis_url = f"{run.REDIS_URL}/{args.redis_db - index}"
+    run.flush_redis(redis_url)
+    run.create_pg_database(database)
+    sizedir = workdir / f"rows-{rows}"  # prepare's token files, apart from the other sizes'
+    sizedir.mkdir(exist_ok=True)
+    env = run.server_env("source_oauth", "postgres", sizedir, args, redis_url)
+    env["DATABASE_URL"] = f"{run.PG_URL}/{database}"
     started = time.monotonic()
-    server = run.prepare_server("source_oauth", env, workdir, args, cold_token_count(args), rows)
-    prepare_seconds = time.monotonic() - started
+    server = run.prepare_server("source_oauth", env, sizedir, args, cold_token_count(args), rows)
+    server.name, server.workdir = f"source_oauth-{rows}", workdir  # run.sh finds its pid file
+    server.prepared["seconds"] = round(time.monotonic() - started, 1)
+    server.prepared["database"], server.prepared["redis_url"] = database, redis_url
     preloaded = server.prepared.get("preloaded")
     if preloaded:
         run.log(
@@ -236,31 +241,65 @@ def run_source(
             f"{preloaded['seconds']} s (insert {preloaded['insert_seconds']} s)"
         )
     stack.append(server)
+    server.start(args.workers)
+    server.wait_ready()
+    run.check_server(server)
+    return server
+
+
+def settle(servers: list[run.Server]) -> None:
+    """Let PostgreSQL write out what the preloads left in memory before anything is measured.
+
+    Gigabytes of dirty pages (5 M access tokens) would otherwise be written by
+    the checkpointer during the first measurements, taking the CPU from them.
+    """
+    import psycopg
+
+    started = time.monotonic()
+    with psycopg.connect(f"{run.PG_URL}/postgres", autocommit=True) as connection:
+        connection.execute("CHECKPOINT")
+    others = run.wait_quiet(servers, SETTLE_SECONDS)
+    run.log(f"settled in {time.monotonic() - started:.0f} s (others {others:.0f}%)")
+
+
+def run_sizes(
+    sizes: list[int], args: argparse.Namespace, workdir: Path, stack: list
+) -> list[dict[str, Any]]:
+    """Every size preloaded and served at once, measured in turns; then the protected request
+    of item 4 on the first size, and each size's cleanup under load (the others idle)."""
+    servers: list[run.Server] = []
     try:
-        server.start(args.workers)
-        server.wait_ready()
-        run.check_server(server)
-        results = measure_paired(server, SCENARIOS, args, f"rows={rows}")
-        protected = protected_request(server, args, workdir) if first else None
-        cleanup = cleanup_under_load(server, args) if rows and not args.no_cleanup else None
-        workers = [run.memory(pid) for pid in server.workers()]
+        for index, rows in enumerate(sizes):
+            servers.append(prepare_size(rows, index, args, workdir, stack))
+        settle(servers)
+        results = measure_paired(servers, SCENARIOS, args)
+        protected = protected_request(servers[0], args, workdir)
+        entries = []
+        for rows, server, result in zip(sizes, servers, results, strict=True):
+            entries.append(
+                {
+                    "rows": rows,
+                    "results": result,
+                    "protected": protected if server is servers[0] else None,
+                    "queries": {k: v["count"] for k, v in server.prepared["queries"].items()},
+                    "plans": server.prepared.get("plans", {}),
+                    "preloaded": server.prepared.get("preloaded"),
+                    "prepare_seconds": server.prepared["seconds"],
+                    "workers": [run.memory(pid) for pid in server.workers()],
+                    "cleanup": (
+                        cleanup_under_load(server, args) if rows and not args.no_cleanup else None
+                    ),
+                }
+            )
+            server.stop()
+        return entries
     finally:
-        server.stop()
-        stack.remove(server)
-        if not args.keep:
-            run.drop_pg_database(DATABASE)
-        run.flush_redis(redis_url)
-    return {
-        "rows": rows,
-        "results": results,
-        "protected": protected,
-        "queries": {k: v["count"] for k, v in server.prepared["queries"].items()},
-        "plans": server.prepared.get("plans", {}),
-        "preloaded": preloaded,
-        "prepare_seconds": round(prepare_seconds, 1),
-        "cleanup": cleanup,
-        "workers": workers,
-    }
+        for server in servers:
+            server.stop()
+            stack.remove(server)
+            if not args.keep:
+                run.drop_pg_database(server.prepared["database"])
+            run.flush_redis(server.prepared["redis_url"])
 
 
 def run_stock(args: argparse.Namespace, workdir: Path, stack: list) -> dict[str, Any]:
@@ -334,14 +373,15 @@ def run_scale(args: argparse.Namespace, stamp: str) -> str:
     run.flush_redis(redis_url)
     stack: list[run.Server] = []
     data: dict[str, Any] = {"sizes": [], "stock": None, "peer": None, "soak": None}
+    data["sizes_in_turns"] = True  # report16: the flat-cost goals compare CPU ms/req itself
     try:
-        for index, rows in enumerate(parse_rows(args.rows) if args.rows else []):
-            data["sizes"].append(run_source(rows, args, workdir, redis_url, stack, index == 0))
+        if args.rows:
+            data["sizes"] = run_sizes(parse_rows(args.rows), args, workdir, stack)
         if args.peer:
             data["stock"] = run_stock(args, workdir, stack)
             data["peer"] = run_peer(args, workdir, redis_url, stack)
             if not data["sizes"]:
-                data["sizes"].append(run_source(0, args, workdir, redis_url, stack, True))
+                data["sizes"] = run_sizes([0], args, workdir, stack)
         if args.soak:
             data["soak"] = run_soak(args, workdir, redis_url, stack)
     finally:

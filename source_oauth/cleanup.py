@@ -207,15 +207,22 @@ def _batches(
     """Delete ``queryset`` a batch at a time, each in its own transaction; yield each count.
 
     The primary keys are selected first and deleted by key, because a DELETE
-    with a LIMIT is not portable. ``delete()`` keeps Django's cascades and
-    signals; ``raw`` sets (see ``Expired``) need neither.
+    with a LIMIT is not portable. Each batch starts past the last key of the
+    one before, in key order: were each to start from the beginning, it would
+    walk again over every row a batch before it passed and left (an expired
+    access token a refresh token still points to) or deleted (whose index
+    entries stay until VACUUM), and a run over millions of rows would slow
+    down batch after batch. ``delete()`` keeps Django's cascades and signals;
+    ``raw`` sets (see ``Expired``) need neither.
     """
     model = queryset.model
+    last = None
     while True:
         with transaction.atomic(using=using):
-            keys = list(queryset.values_list("pk", flat=True)[:batch_size])
+            keys = list(next_keys(queryset, last, batch_size))
             if not keys:
                 return
+            last = keys[-1]
             if raw:
                 deleted = _delete_by_key(model, keys, using)
             else:
@@ -226,6 +233,13 @@ def _batches(
             return
         if pause:
             time.sleep(pause)
+
+
+def next_keys(queryset: QuerySet, after: Any, batch_size: int) -> QuerySet:
+    """The primary keys of the next batch: the first ``batch_size`` past ``after``, in order."""
+    if after is not None:
+        queryset = queryset.filter(pk__gt=after)
+    return queryset.order_by("pk").values_list("pk", flat=True)[:batch_size]
 
 
 def _delete_by_key(model: type, keys: list[Any], using: str) -> int:
