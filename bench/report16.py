@@ -384,13 +384,14 @@ def render(data: dict[str, Any], args: argparse.Namespace, info: dict[str, str])
         f"- Software: {info['versions']}",
         f"- Load: gunicorn with {args.workers} sync workers on 127.0.0.1; wrk -t{args.threads} "
         f"-c{args.connections}; each measurement {args.duration} s after {args.warmup} s of "
-        f"warm-up; source_oauth's scenarios in 2 s bursts, each beside a burst of the "
-        f"unauthenticated GET of the same view (the order alternating), totals over "
-        f"{args.duration * args.rounds} s; the peer and stock DOT best of {args.rounds} "
-        f"round(s) (CPU ms/req: median); Redis database {args.redis_db} as source_oauth's cache",
+        f"warm-up; source_oauth: every size preloaded and served at once, each scenario in "
+        f"2 s bursts on the sizes in turns, each burst beside one of the unauthenticated GET "
+        f"of the same view (the order reversing every round), totals over "
+        f"{args.duration * args.rounds} s per size; the peer and stock DOT best of "
+        f"{args.rounds} round(s) (CPU ms/req: median); Redis database {args.redis_db} "
+        "(minus the size's index) as source_oauth's cache",
         "- ÷ public: a scenario's CPU ms/req over the unauthenticated GET's measured beside it, "
-        "which needs no SQL and no token: the flat-cost goals compare this, since the speed "
-        "of a shared machine's CPU drifts by more than 10 % between sizes",
+        "which needs no SQL and no token",
         "- CPU ms/req: CPU time of the server's processes, their PostgreSQL backends and "
         "Redis, over requests served",
         "",
@@ -416,8 +417,8 @@ def render(data: dict[str, Any], args: argparse.Namespace, info: dict[str, str])
         lines += [
             f"**Disturbed:** other processes used up to {worst:.0f}% of the machine's CPU during "
             "a measurement (others %). req/s and latencies are low there, and on 2 shared cores "
-            "CPU ms/req rises too: the flat-cost lines compare sizes measured under different "
-            "interference. Rerun on a quiet machine (`--wait-quiet 30`).",
+            "CPU ms/req moves too: a burst that met the interference weighs on one size and not "
+            "on the other. Rerun on a quieter machine (`--wait-quiet 30`).",
             "",
         ]
     lines += ["#### Goals of issue 16", ""] + goals(data) + [""]

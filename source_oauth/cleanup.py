@@ -93,6 +93,18 @@ class Expired(NamedTuple):
     kind: str
     queryset: QuerySet
     raw: bool = False
+    candidates: QuerySet | None = None
+
+    def walked(self) -> QuerySet:
+        """What the batches walk by key: ``candidates`` when given, else the rows themselves.
+
+        ``candidates`` is a superset without the set's "no row points to it"
+        condition. PostgreSQL may answer that condition, asked of the whole
+        walk, with a merge anti-join that reads the other table's index from
+        its start in every batch; asked of one batch's keys, it is a lookup
+        per key.
+        """
+        return self.queryset if self.candidates is None else self.candidates
 
 
 def expired_sets(now: datetime) -> list[Expired]:
@@ -142,12 +154,14 @@ def expired_sets(now: datetime) -> list[Expired]:
                 ~Exists(RefreshToken.objects.filter(access_token=OuterRef("pk")))
             ),
             raw=True,
+            candidates=AccessToken.objects.filter(expires__lt=now),
         ),
         Expired(
             "id_tokens",
             get_id_token_model()
             .objects.filter(expires__lt=now)
             .filter(~Exists(AccessToken.objects.filter(id_token=OuterRef("pk")))),
+            candidates=get_id_token_model().objects.filter(expires__lt=now),
         ),
         Expired("grants", get_grant_model().objects.filter(expires__lt=now)),
         Expired("redeemed_codes", RedeemedCode.objects.filter(expires__lt=now)),
@@ -187,13 +201,13 @@ def clear_expired(
             result.locked_out = True
             return result
         now = timezone.now()
-        for kind, queryset, raw in expired_sets(now):
-            queryset = queryset.using(using)
+        for expired in expired_sets(now):
+            kind = expired.kind
             if dry_run:
-                result.deleted[kind] = queryset.count()
+                result.deleted[kind] = expired.queryset.using(using).count()
                 continue
             result.deleted[kind] = 0
-            for deleted in _batches(queryset, batch_size, using, pause, raw):
+            for deleted in _batches(expired, batch_size, using, pause):
                 result.deleted[kind] += deleted
                 if progress:
                     progress(kind, result.deleted[kind])
@@ -201,10 +215,8 @@ def clear_expired(
     return result
 
 
-def _batches(
-    queryset: QuerySet, batch_size: int, using: str, pause: float, raw: bool
-) -> Iterator[int]:
-    """Delete ``queryset`` a batch at a time, each in its own transaction; yield each count.
+def _batches(expired: Expired, batch_size: int, using: str, pause: float) -> Iterator[int]:
+    """Delete the rows of ``expired`` a batch at a time, each its own transaction; yield counts.
 
     The primary keys are selected first and deleted by key, because a DELETE
     with a LIMIT is not portable. Each batch starts past the last key of the
@@ -215,21 +227,27 @@ def _batches(
     down batch after batch. ``delete()`` keeps Django's cascades and signals;
     ``raw`` sets (see ``Expired``) need neither.
     """
-    model = queryset.model
+    model = expired.queryset.model
+    walked, exact = expired.walked().using(using), expired.queryset.using(using)
     last = None
     while True:
         with transaction.atomic(using=using):
-            keys = list(next_keys(queryset, last, batch_size))
-            if not keys:
+            walk = list(next_keys(walked, last, batch_size))
+            if not walk:
                 return
-            last = keys[-1]
-            if raw:
+            last = walk[-1]
+            keys = walk
+            if expired.candidates is not None:
+                keys = list(exact.filter(pk__in=walk).values_list("pk", flat=True))
+            if not keys:
+                deleted = 0
+            elif expired.raw:
                 deleted = _delete_by_key(model, keys, using)
             else:
                 _, per_model = model._base_manager.using(using).filter(pk__in=keys).delete()
                 deleted = per_model.get(model._meta.label, 0)
         yield deleted
-        if len(keys) < batch_size:
+        if len(walk) < batch_size:
             return
         if pause:
             time.sleep(pause)

@@ -224,6 +224,29 @@ def test_batches_are_bounded_and_each_its_own_transaction(user):
     assert not AccessToken.objects.exists()
 
 
+@pytest.mark.django_db
+def test_batches_walk_past_the_rows_they_must_keep(user):
+    """Expired access tokens a live refresh token points to stay, and no batch stops at them."""
+    client, _ = new_client("Keeps")
+    past = timezone.now() - DAY
+    tokens = AccessToken.objects.bulk_create(
+        AccessToken(token=f"k{i}", application=client, user=user, expires=past, scope="read")
+        for i in range(10)
+    )
+    kept = tokens[:3] + [tokens[7]]  # the whole first batch, and one later
+    for token in kept:
+        RefreshToken.objects.create(
+            token=f"r{token.pk}", application=client, user=user, access_token=token
+        )
+    seen: list[int] = []
+    result = cleanup.clear_expired(
+        3, progress=lambda kind, n: seen.append(n) if kind == "access_tokens" else None
+    )
+    assert result.deleted["access_tokens"] == 6
+    assert seen == [0, 3, 5, 6]  # 3 kept; 3 deleted; 2 deleted, 1 kept; the last one
+    assert set(AccessToken.objects.values_list("pk", flat=True)) == {t.pk for t in kept}
+
+
 def test_audit_retention_is_a_setting(world, settings):
     settings.SOURCE_OAUTH = {
         **getattr(settings, "SOURCE_OAUTH", {}),
@@ -337,8 +360,7 @@ def test_two_runs_at_once_delete_each_row_once(transactional_db, user):
 
 
 def _plan(queryset) -> str:
-    # A batch after the first, as _batches asks for it.
-    sql, params = cleanup.next_keys(queryset, 0, 1000).query.sql_with_params()
+    sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL enable_seqscan = off")
@@ -361,11 +383,14 @@ def test_each_batch_query_uses_an_index(world):
         "revoked_access_token_records": RevokedAccessToken._meta.db_table,
         "audit_events": AuditEvent._meta.db_table,
     }
-    for kind, queryset, _raw in cleanup.expired_sets(timezone.now()):
-        if kind not in big_tables:
+    for expired in cleanup.expired_sets(timezone.now()):
+        if expired.kind not in big_tables:
             continue
-        plan = _plan(queryset)
-        table = big_tables[kind]
+        kind, table = expired.kind, big_tables[expired.kind]
+        # A batch after the first, as _batches asks for it; and the exact set of its keys.
+        plan = _plan(cleanup.next_keys(expired.walked(), 0, 1000))
+        if expired.candidates is not None:
+            plan += _plan(expired.queryset.filter(pk__in=[1, 2, 3]).values_list("pk"))
         if connection.vendor == "postgresql":
             assert f"Seq Scan on {table}" not in plan, (kind, plan)
         else:
