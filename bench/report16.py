@@ -50,18 +50,7 @@ def ms(us: float) -> str:
     return f"{us / 1000:.1f}"
 
 
-def cost(result: dict[str, Any], in_turns: bool) -> float:
-    """What the flat-cost goals compare.
-
-    CPU ms/request when the sizes were measured in turns (``bench/scale.py``
-    now): drift hit them alike. Otherwise, one size after the other, the CPU
-    over the public GET's measured beside it, or the CPU alone in a run saved
-    before the public GET was measured.
-    """
-    return result["cpu_ms"] if in_turns else result.get("relative") or result["cpu_ms"]
-
-
-def render_sizes(sizes: list[dict[str, Any]], in_turns: bool) -> list[str]:
+def render_sizes(sizes: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| scenario | access tokens | req/s | p50 ms | p99 ms | CPU ms/req | public GET "
         "CPU ms/req | ÷ public | vs smallest | errors | SQL/req | seq scan of a big table "
@@ -75,12 +64,8 @@ def render_sizes(sizes: list[dict[str, Any]], in_turns: bool) -> list[str]:
             result = entry["results"].get(scenario)
             if not result:
                 continue
-            base = first["results"].get(scenario)
-            change = (
-                f"{100 * (cost(result, in_turns) / cost(base, in_turns) - 1):+.0f} %"
-                if base
-                else ""
-            )
+            base = first["results"].get(scenario, {}).get("cpu_ms") or 0
+            change = f"{100 * (result['cpu_ms'] / base - 1):+.0f} %" if base else ""
             public = result.get("public", {}).get("cpu_ms")
             relative = result.get("relative")
             seq = sorted({t for p in entry["plans"].get(scenario, []) for t in p["seq_scans"]})
@@ -264,18 +249,15 @@ def goals(data: dict[str, Any]) -> list[str]:
                 base, now = first["results"].get(scenario), later["results"].get(scenario)
                 if not base or not now:
                     continue
-                change = cost(now, in_turns) / cost(base, in_turns) - 1
-                if in_turns:
-                    measure, also = "CPU ms/req (sizes in turns)", ""
-                    if now.get("relative") and base.get("relative"):
-                        also = f"; ÷ public {now['relative']:.2f} vs {base['relative']:.2f}"
-                else:
-                    measure = "CPU ms/req ÷ public GET's" if "relative" in now else "CPU ms/req"
-                    also = f"; CPU ms/req {now['cpu_ms']:.2f} vs {base['cpu_ms']:.2f}"
+                change = now["cpu_ms"] / base["cpu_ms"] - 1
+                measure = "CPU ms/req (sizes in turns)" if in_turns else "CPU ms/req"
+                also = ""
+                if now.get("relative") and base.get("relative"):
+                    also = f"; ÷ public {now['relative']:.2f} vs {base['relative']:.2f}"
                 lines.append(
                     f"| flat cost: {label}, {measure} at {size(later['rows'])} vs "
-                    f"{size(first['rows'])} | {cost(now, in_turns):.2f} vs "
-                    f"{cost(base, in_turns):.2f} ({100 * change:+.0f} %{also}) "
+                    f"{size(first['rows'])} | {now['cpu_ms']:.2f} vs "
+                    f"{base['cpu_ms']:.2f} ({100 * change:+.0f} %{also}) "
                     f"| within ±{100 * FLAT_TOLERANCE:.0f} % | "
                     f"{verdict(abs(change) <= FLAT_TOLERANCE)} |"
                 )
@@ -398,7 +380,7 @@ def render(data: dict[str, Any], args: argparse.Namespace, info: dict[str, str])
     ]
     if data["sizes"]:
         lines += ["#### Cost as the tables grow", ""]
-        lines += render_sizes(data["sizes"], bool(data.get("sizes_in_turns"))) + [""]
+        lines += render_sizes(data["sizes"]) + [""]
     protected = data["sizes"][0].get("protected") if data["sizes"] else None
     if protected:
         lines += ["#### The protected request (item 4)", ""]

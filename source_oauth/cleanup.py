@@ -124,6 +124,8 @@ def expired_sets(now: datetime) -> list[Expired]:
     else:
         revoked_before = now - timedelta(seconds=oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS)
 
+    expired_access_tokens = AccessToken.objects.filter(expires__lt=now)
+    expired_id_tokens = get_id_token_model().objects.filter(expires__lt=now)
     sets: list[Expired] = []
     if revoked_before is not None:
         sets.append(
@@ -150,18 +152,16 @@ def expired_sets(now: datetime) -> list[Expired]:
         Expired(
             "access_tokens",
             # No refresh token points to these, so nothing cascades: plain SQL is exact.
-            AccessToken.objects.filter(expires__lt=now).filter(
+            expired_access_tokens.filter(
                 ~Exists(RefreshToken.objects.filter(access_token=OuterRef("pk")))
             ),
             raw=True,
-            candidates=AccessToken.objects.filter(expires__lt=now),
+            candidates=expired_access_tokens,
         ),
         Expired(
             "id_tokens",
-            get_id_token_model()
-            .objects.filter(expires__lt=now)
-            .filter(~Exists(AccessToken.objects.filter(id_token=OuterRef("pk")))),
-            candidates=get_id_token_model().objects.filter(expires__lt=now),
+            expired_id_tokens.filter(~Exists(AccessToken.objects.filter(id_token=OuterRef("pk")))),
+            candidates=expired_id_tokens,
         ),
         Expired("grants", get_grant_model().objects.filter(expires__lt=now)),
         Expired("redeemed_codes", RedeemedCode.objects.filter(expires__lt=now)),

@@ -283,7 +283,9 @@ class _Row:
         self.mutable = tuple(
             name for name, value in values.items() if type(value) not in _IMMUTABLE
         )
-        self.values = {**values, **{name: _copy_value(values[name]) for name in self.mutable}}
+        for name in self.mutable:  # a copy of its own: the instance goes on serving its request
+            values[name] = _copy_value(values[name])
+        self.values = values
         self.state = {k: v for k, v in instance._state.__dict__.items() if k != "fields_cache"}
         self.related = tuple(
             (name, None if other is None else memo.get(id(other)) or _Row(other, memo))
