@@ -80,6 +80,38 @@ def test_a_lost_subscription_drops_the_whole_copy(two_processes, redis_server):
     assert first.entries == {}
 
 
+def test_a_quiet_subscription_costs_one_poll_and_no_read(two_processes, monkeypatch):
+    """redis-py's can_read (a non-blocking recv and its exception) only when there is news."""
+    first, second = two_processes
+    first.put("source_oauth:token:abc", "token")
+    assert first.get("source_oauth:token:abc") == "token"  # drains what the socket held
+    reads = []
+    connection = first.subscription.connection
+    original = connection.can_read
+    monkeypatch.setattr(connection, "can_read", lambda **kw: reads.append(1) or original(**kw))
+    assert first.get("source_oauth:token:abc") == "token"
+    assert reads == []
+    second.publish(["source_oauth:token:abc"])
+    assert first.get("source_oauth:token:abc") is None
+    assert reads
+
+
+def test_messages_redis_py_read_ahead_are_applied_though_the_socket_is_quiet(two_processes):
+    """One recv may bring several messages; those still in redis-py's buffer count."""
+    first, second = two_processes
+    for key in ("a", "b", "c"):
+        first.put(f"source_oauth:token:{key}", key)
+    second.publish(["source_oauth:token:a"])
+    second.publish(["source_oauth:token:b"])
+    # A read outside get() (as the wait for a heartbeat's answer does) takes both messages
+    # from the socket and returns the first.
+    first.buffered = True
+    first._apply(first.subscription.get_message(timeout=1))
+    assert first.entries.keys() == {"source_oauth:token:b", "source_oauth:token:c"}
+    assert first.get("source_oauth:token:b") is None
+    assert first.get("source_oauth:token:c") == "c"
+
+
 def test_the_subscription_outlives_garbage_collection(redis_server):
     """A collected redis-py client would disconnect its pool: the subscription owns its own."""
     cache = confirmed(ProcessCache(REDIS_URL))

@@ -42,6 +42,7 @@ import copy
 import datetime as dt
 import os
 import pickle
+import select
 import threading
 import time
 from decimal import Decimal
@@ -81,6 +82,10 @@ class ProcessCache:
         self.heard = 0.0  # when Redis last said something on the subscription
         self.pinged = 0.0
         self._publisher: Any = None
+        # Whether redis-py may hold bytes it read ahead from the subscription's socket.
+        self.buffered = True
+        self._poller: Any = None  # polls that socket (``_quiet``)
+        self._polled: Any = None
 
     def get(self, key: str) -> Any:
         """The copy of ``key``, or None; applies the invalidations that have arrived first."""
@@ -137,10 +142,11 @@ class ProcessCache:
             # once Redis answers again.
             self.entries.clear()
         try:
-            while True:
-                # Data waiting, or a closed socket; usually neither, found by one poll.
+            while not self._quiet():
+                # Data waiting, or a closed socket (redis-py reconnects then).
                 pending = self.subscription.connection.can_read(timeout=0)
                 self._forget_all_if_reconnected()
+                self.buffered = pending
                 if not pending:
                     break
                 message = self.subscription.get_message(timeout=0.0)
@@ -153,6 +159,25 @@ class ProcessCache:
             self._drop()
             return False
         return self._heard_lately()
+
+    def _quiet(self) -> bool:
+        """Nothing to read on the subscription: no byte, no closed socket. One poll(2).
+
+        redis-py's own ``can_read`` answers the same with three system calls and
+        an exception (a non-blocking ``recv``), which made this check the costliest
+        part of a warm protected request. It stays the answer whenever redis-py
+        may hold bytes it read ahead (``buffered``: after any read, until its
+        ``can_read`` found nothing), or the socket is not the one polled.
+        """
+        if self.buffered:
+            return False
+        sock = getattr(self.subscription.connection, "_sock", None)
+        if sock is None or not hasattr(select, "poll"):
+            return False
+        if sock is not self._polled:
+            self._poller, self._polled = select.poll(), sock
+            self._poller.register(sock, select.POLLIN | select.POLLPRI)
+        return not self._poller.poll(0)  # POLLHUP and POLLERR are always reported
 
     def _apply(self, message: dict[str, Any]) -> None:
         self.heard = time.monotonic()
@@ -184,6 +209,7 @@ class ProcessCache:
             return
         deadline = now + PONG_WAIT_SECONDS
         while not self._heard_lately() and (remaining := deadline - time.monotonic()) > 0:
+            self.buffered = True
             message = self.subscription.get_message(timeout=remaining)
             self._forget_all_if_reconnected()
             if message is not None:
@@ -218,6 +244,7 @@ class ProcessCache:
                 self.url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
             )
             self.subscription = Subscription(pool)
+            self.buffered = True
             self.subscription.subscribe(CHANNEL)
             # A short wait, so that a process's first request can already keep a copy;
             # a later confirmation is applied by _sync().
@@ -236,6 +263,7 @@ class ProcessCache:
         self.retry_at = time.monotonic() + RETRY_SECONDS
         breaker.owe()  # Redis may have missed what was forgotten meanwhile, too
         subscription, self.subscription = self.subscription, None
+        self.buffered, self._poller, self._polled = True, None, None
         if subscription is not None:
             with contextlib.suppress(Exception):  # already broken
                 subscription.close()
