@@ -114,6 +114,18 @@ def render_protected(protected: dict[str, Any]) -> list[str]:
             f"{result['rps_vs_public']:.2f} | {result['cpu_ms']:.3f} | {public['cpu_ms']:.3f} | "
             f"{1 / result['relative']:.2f} | {result['errors'] + public['errors']} |"
         )
+    trip, redis = protected.get("round_trip"), protected.get("redis")
+    if trip and redis:
+        minimum = {cache: goal for cache, _, goal in PROTECTED_GOALS}["redis"]
+        allowed = redis["public"]["cpu_ms"] * (1 / minimum - 1)
+        lines += [
+            "",
+            f"The least a Redis round trip costs here (PING from redis-py, best of five "
+            f"batches): {trip['cpu_ms']:.3f} CPU ms ({trip['client_ms']:.3f} in the client, "
+            f"{trip['redis_ms']:.3f} in Redis). A warm GET at {minimum:.2f} of the public GET may "
+            f"cost {allowed:.3f} ms more than it; with only the shared cache it asks Redis "
+            "once per request.",
+        ]
     return lines
 
 
