@@ -247,6 +247,33 @@ def test_batches_walk_past_the_rows_they_must_keep(user):
     assert set(AccessToken.objects.values_list("pk", flat=True)) == {t.pk for t in kept}
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("options", "rests"),
+    [
+        ({}, [0.5, 0.5]),  # the default: as long as each batch took
+        ({"duty_cycle": 0.25, "pause": 0.1}, [1.6, 1.6]),  # three times as long, plus 0.1 s
+        ({"duty_cycle": 1}, []),  # no rest
+    ],
+)
+def test_a_run_rests_between_batches_as_its_duty_cycle_says(user, monkeypatch, options, rests):
+    """The traffic keeps the rest of the time: after each batch but the last, a rest."""
+    client, _ = new_client("Rests")
+    past = timezone.now() - DAY
+    AccessToken.objects.bulk_create(
+        AccessToken(token=f"d{i}", application=client, user=user, expires=past, scope="read")
+        for i in range(7)
+    )
+    slept: list[float] = []
+    ticks = iter(range(1000))
+    monkeypatch.setattr(cleanup.time, "sleep", slept.append)
+    # A clock where every batch takes half a second: each reading is 0.5 s after the one before.
+    monkeypatch.setattr(cleanup.time, "monotonic", lambda: next(ticks) / 2)
+    result = cleanup.clear_expired(3, **options)
+    assert result.deleted["access_tokens"] == 7  # batches of 3, 3 and 1
+    assert slept == pytest.approx(rests)
+
+
 def test_audit_retention_is_a_setting(world, settings):
     settings.SOURCE_OAUTH = {
         **getattr(settings, "SOURCE_OAUTH", {}),
@@ -270,6 +297,9 @@ def test_bad_batch_size_is_a_command_error(db):
     for size in ("0", "10001"):
         with pytest.raises(CommandError, match="at least 1 and at most 10000"):
             call_command("clear_expired_oauth", "--batch-size", size)
+    for share in ("0", "-0.5", "1.5"):
+        with pytest.raises(CommandError, match="more than 0 and at most 1"):
+            call_command("clear_expired_oauth", "--duty-cycle", share)
 
 
 # Two runs at once: the second finds the lock held and does nothing.

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
-from source_oauth.cleanup import DEFAULT_BATCH_SIZE, clear_expired
+from source_oauth.cleanup import DEFAULT_BATCH_SIZE, DEFAULT_DUTY_CYCLE, clear_expired
 
 # A batch's keys are one statement's parameters; SQLite allows 32,766 of them.
 MAX_BATCH_SIZE = 10_000
@@ -28,10 +28,20 @@ class Command(BaseCommand):
             help=f"Rows deleted per transaction (default {DEFAULT_BATCH_SIZE}).",
         )
         parser.add_argument(
+            "--duty-cycle",
+            type=float,
+            default=DEFAULT_DUTY_CYCLE,
+            help=(
+                "The share of its time the run spends deleting: after each batch it rests "
+                f"for the rest (default {DEFAULT_DUTY_CYCLE}: as long as the batch took; "
+                "1: no rest)."
+            ),
+        )
+        parser.add_argument(
             "--pause",
             type=float,
             default=0.0,
-            help="Seconds to sleep between batches (default 0).",
+            help="Seconds to sleep between batches, besides that rest (default 0).",
         )
         parser.add_argument(
             "--dry-run",
@@ -53,10 +63,13 @@ class Command(BaseCommand):
             raise CommandError(f"--batch-size must be at least 1 and at most {MAX_BATCH_SIZE}.")
         if options["pause"] < 0:
             raise CommandError("--pause cannot be negative.")
+        if not 0 < options["duty_cycle"] <= 1:
+            raise CommandError("--duty-cycle must be more than 0 and at most 1.")
         result = clear_expired(
             options["batch_size"],
             using=options["database"],
             dry_run=options["dry_run"],
+            duty_cycle=options["duty_cycle"],
             pause=options["pause"],
         )
         if options["json"]:
