@@ -210,13 +210,13 @@ def clear_expired(
             result.locked_out = True
             return result
         now = timezone.now()
+        rest = _Rest(1 / duty_cycle - 1, pause)
         for expired in expired_sets(now):
             kind = expired.kind
             if dry_run:
                 result.deleted[kind] = expired.queryset.using(using).count()
                 continue
             result.deleted[kind] = 0
-            rest = _Rest(1 / duty_cycle - 1, pause)
             for deleted in _batches(expired, batch_size, using, rest):
                 result.deleted[kind] += deleted
                 if progress:
