@@ -25,9 +25,14 @@ from oauth2_provider.models import get_access_token_model
 from ..conf import conf
 from ..models import ApiClient
 from . import shared
+from .compiled import CompiledLookup
 
 AccessToken = get_access_token_model()
 PREFIX = "source_oauth:token:"
+# A miss loads the token with its client and user: one statement, compiled once.
+_by_checksum = CompiledLookup(
+    AccessToken.objects.select_related("application", "user"), "token_checksum"
+)
 
 
 def key(token_checksum: str) -> str:
@@ -41,11 +46,7 @@ def get_access_token(token_checksum: str) -> Any:
     """
 
     def load() -> Any:
-        return (
-            AccessToken.objects.select_related("application", "user")
-            .filter(token_checksum=token_checksum)
-            .first()
-        )
+        return _by_checksum.first(token_checksum)
 
     seconds = conf.TOKEN_CACHE_SECONDS  # read once: every protected request comes here
 
