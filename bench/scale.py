@@ -145,7 +145,9 @@ def measure_paired(
     all preloaded first) takes its turn in each round, and beside each of its
     bursts runs one of the unauthenticated GET of the same view, which needs
     no SQL and no token (``public``; ``relative`` is the scenario's CPU over
-    it). The order reverses every round. Drift then hits every size alike.
+    it). The order reverses every round. Drift then hits every size alike,
+    and each burst can be set against the same round's burst at the smallest
+    size (``report16.change``).
     """
     bursts = max(2, round(args.duration * args.rounds / PAIR_SECONDS))
     results: list[dict[str, dict[str, Any]]] = [{} for _ in servers]
@@ -191,6 +193,7 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "wraps": sum(r["wraps"] for r in runs),
         "rounds": len(runs),
         "requests": requests,
+        "burst_cpu_ms": [r["cpu_ms"] for r in runs],
     }
 
 
