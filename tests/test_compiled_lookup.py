@@ -1,5 +1,6 @@
 """The token check's miss: one statement compiled once, its row built as the ORM builds it."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -81,3 +82,50 @@ def test_a_value_the_database_gets_transformed_goes_through_the_orm(catalog, use
     assert lookup.first(issued.token_checksum[5:20]).pk == issued.pk
     assert lookup.first("not in any checksum") is None
     assert list(lookup._statements.values()) == [None]
+
+
+@pytest.mark.parametrize(
+    "queryset, field",
+    [
+        (lambda: AccessToken.objects.all(), "token_checksum__iexact"),  # a lookup, not equality
+        (lambda: AccessToken.objects.all(), "id"),  # not a text field
+        (lambda: AccessToken.objects.prefetch_related("user__groups"), "token_checksum"),
+        (lambda: AccessToken.objects.select_for_update(), "token_checksum"),
+        (lambda: AccessToken.objects.none(), "token_checksum"),
+    ],
+    ids=["iexact", "integer-field", "prefetch", "for-update", "none"],
+)
+def test_what_one_statement_cannot_answer_goes_through_the_orm(catalog, user, queryset, field):
+    client, _ = new_client()
+    issued = issue(client, user)
+    value = issued.pk if field == "id" else issued.token_checksum
+    lookup = CompiledLookup(queryset(), field)
+    expected = next(iter(queryset().filter(**{field: value})[:1]), None)
+    found = lookup.first(value)
+    assert (found and found.pk) == (expected and expected.pk)
+    assert list(lookup._statements.values()) == [None]
+
+
+def test_a_value_that_is_not_a_string_is_prepared_by_the_orm(lookup, catalog, user):
+    client, _ = new_client()
+    issue(client, user)
+    assert lookup.first(12345) is None  # PostgreSQL would refuse varchar = integer
+    assert None not in lookup._statements.values()
+
+
+def test_each_thread_converts_with_its_own_connection(lookup, catalog, user, transactional_db):
+    client, _ = new_client()
+    issued = issue(client, user)
+    expected = fields(lookup.first(issued.token_checksum))
+    found = []
+
+    def other_thread():
+        try:
+            found.append(fields(lookup.first(issued.token_checksum)))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert found == [expected]
