@@ -389,8 +389,7 @@ def wrk(
 ) -> dict[str, Any]:
     """One wrk run, with the CPU time the server, wrk and everything else used meanwhile."""
     command, env, use = wrk_command(server, scenario, duration, args, tokens)
-    groups = {"python": [server.process.pid, *server.workers()], "services": server.backends()}
-    parts_before = {name: sum(cpu_ticks(pid) for pid in group) for name, group in groups.items()}
+    before = server_ticks(server)
     busy_before = machine_busy_ticks()
     own_before = os.times()
     started = time.monotonic()
@@ -400,10 +399,7 @@ def wrk(
     elapsed = time.monotonic() - started
     own_after = os.times()
     busy = machine_busy_ticks() - busy_before
-    spent = {
-        name: sum(cpu_ticks(pid) for pid in group) - parts_before[name]
-        for name, group in groups.items()
-    }
+    spent, exited = ticks_spent(before, server_ticks(server))
     server_cpu = sum(spent.values())
     ours = (
         own_after.user
@@ -427,7 +423,33 @@ def wrk(
     }
     foreign = max(busy - server_cpu - ours, 0)
     result["foreign_pct"] = 100 * foreign / CLOCK_TICKS / (elapsed * (os.cpu_count() or 1))
+    result["exited"] = exited
     return result
+
+
+def server_ticks(server: Server) -> dict[str, dict[int, int]]:
+    """CPU ticks of each process of the server: gunicorn's, and its backends' with Redis."""
+    groups = {"python": [server.process.pid, *server.workers()], "services": server.backends()}
+    return {name: {pid: cpu_ticks(pid) for pid in pids} for name, pids in groups.items()}
+
+
+def ticks_spent(
+    before: dict[str, dict[int, int]], after: dict[str, dict[int, int]]
+) -> tuple[dict[str, int], int]:
+    """Ticks each group spent between two readings, and how many processes exited meanwhile.
+
+    A process that started meanwhile (a PostgreSQL backend replacing one that
+    reached ``CONN_MAX_AGE``) counts whole; one that exited is left out, since
+    its last ticks can no longer be read. Subtracting its earlier reading from
+    nothing once made a run's CPU per request a quarter of the truth.
+    """
+    spent, exited = {}, 0
+    for name, now in after.items():
+        then = before.get(name, {})
+        gone = [pid for pid in then if pid not in now or now[pid] < then[pid]]
+        exited += len(gone)
+        spent[name] = sum(ticks - then.get(pid, 0) for pid, ticks in now.items() if pid not in gone)
+    return spent, exited
 
 
 def create_pg_database(name: str) -> None:
