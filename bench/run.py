@@ -297,11 +297,13 @@ def wait_quiet(servers: list[Server], max_wait: float, threshold: float = 10) ->
     """
     deadline = time.monotonic() + max_wait
     while True:
-        pids = [pid for s in servers for pid in (s.process.pid, *s.workers(), *s.backends())]
-        ours_before = sum(cpu_ticks(pid) for pid in pids)
+        before = [server_ticks(server) for server in servers]
         busy_before = machine_busy_ticks()
         time.sleep(1)
-        ours = sum(cpu_ticks(pid) for pid in pids) - ours_before
+        ours = sum(
+            sum(ticks_spent(then, server_ticks(server))[0].values())
+            for then, server in zip(before, servers, strict=True)
+        )
         others = 100 * (machine_busy_ticks() - busy_before - ours) / CLOCK_TICKS
         others /= os.cpu_count() or 1
         if others < threshold or time.monotonic() >= deadline:
