@@ -26,7 +26,7 @@ body naming the missing scopes. A request without a valid token is answered
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -117,18 +117,18 @@ class HasScopes(BasePermission):
 
     def get_required_scopes(self, request: Request, view: Any) -> tuple[str, ...]:
         """The scopes ``request.method`` needs on ``view``; empty when none is declared for it."""
-        declared = self.required_scopes
-        where = f"{type(self).__name__}.required_scopes"
+        declared, owner = self.required_scopes, self
         if declared is None:
-            declared = getattr(view, "required_scopes", None)
-            where = f"{type(view).__name__}.required_scopes"
+            declared, owner = getattr(view, "required_scopes", None), view
         if declared is None:
             raise ImproperlyConfigured(
                 f"{type(view).__name__} is protected by {type(self).__name__} but declares no "
                 "scopes. Put HasScopes.of(read=[...], write=[...]) in its permission_classes, "
                 "or give the view a required_scopes attribute."
             )
-        return _Requirement.parse(declared, where).for_method(request.method)
+        if not isinstance(declared, _Requirement):  # of()'s is checked once, at import
+            declared = _Requirement.parse(declared, f"{type(owner).__name__}.required_scopes")
+        return declared.for_method(request.method)
 
 
 class HasUser(BasePermission):
@@ -274,6 +274,9 @@ class _Requirement:
     read: tuple[str, ...] = ()
     write: tuple[str, ...] = ()
     methods: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    _by_method: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -312,7 +315,16 @@ class _Requirement:
         return cls.build((declared,), (), (), {}, where)
 
     def for_method(self, method: str) -> tuple[str, ...]:
-        method = method.upper()
+        # Worked out once per method: every protected request asks. Only the methods
+        # known are kept: a client may send any name, and no name may grow this.
+        needed = self._by_method.get(method)
+        if needed is None:
+            needed = self._work_out(method.upper())
+            if method in HTTP_METHODS:
+                self._by_method[method] = needed
+        return needed
+
+    def _work_out(self, method: str) -> tuple[str, ...]:
         methods = dict(self.methods)
         specific = methods.get(method)
         if specific is None and method in ("HEAD", "OPTIONS"):

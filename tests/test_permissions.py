@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -24,7 +25,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from source_oauth.authentication import BearerAuthentication, bearer_challenge
 from source_oauth.models import ApiClient, Scope
-from source_oauth.permissions import HasScopes, HasUser, granted_scopes
+from source_oauth.permissions import HTTP_METHODS, HasScopes, HasUser, granted_scopes
 from tests.oauth_helpers import new_client
 
 AccessToken = get_access_token_model()
@@ -396,6 +397,19 @@ def test_the_factory_makes_a_named_subclass():
     assert permission.__name__ == "HasScopes.of(a:b, read=c, POST=d e)"
     # A list of scopes counts as its names.
     assert HasScopes.of(["a", "b"]).required_scopes == HasScopes.of("a", "b").required_scopes
+
+
+def test_each_methods_scopes_are_worked_out_once_and_only_known_methods_are_kept():
+    requirement = HasScopes.of("a:b", read="c", POST=["d"]).required_scopes
+    with mock.patch.object(type(requirement), "_work_out", wraps=requirement._work_out) as work:
+        assert requirement.for_method("HEAD") == ("a:b", "c")
+        assert requirement.for_method("HEAD") == ("a:b", "c")
+        assert requirement.for_method("POST") == ("a:b", "d")
+        assert work.call_count == 2
+        # Any name a client sends reaches the permission: none of them is kept.
+        for name in ("BREW", "PROPFIND", "X" * 100):
+            assert requirement.for_method(name) == ("a:b",)
+        assert {"HEAD", "POST"} <= set(requirement._by_method) <= set(HTTP_METHODS)
 
 
 @pytest.mark.django_db
