@@ -305,9 +305,11 @@ class _Requirement:
 
     @classmethod
     def parse(cls, declared: Any, where: str) -> _Requirement:
-        """A requirement from a declaration: scope names, or a dict of read/write/methods."""
-        if isinstance(declared, cls):
-            return declared
+        """A requirement from a declaration: scope names, or a dict of read/write/methods.
+
+        (A requirement already built, ``of()``'s, is used as it is: see
+        ``HasScopes.get_required_scopes``.)
+        """
         if isinstance(declared, Mapping):
             parts = dict(declared)
             read, write = parts.pop("read", ()), parts.pop("write", ())
